@@ -1,0 +1,70 @@
+"""Shared CLI state: where the config lives, logging flags, and error translation."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import click
+
+from connector.config import Settings, load_settings
+from connector.errors import ConnectorError
+from connector.logs import configure_logging
+
+F = TypeVar("F", bound=Callable[..., Any])
+_LEVELS = {-2: "ERROR", -1: "WARNING", 0: "INFO", 1: "DEBUG"}
+
+
+@dataclass
+class CliContext:
+    """What every command may need: the settings (loaded once, lazily) and logging flags."""
+
+    config_path: str | None = None
+    verbosity: int = 0
+    log_json: bool = False
+    _settings: Settings | None = field(default=None, repr=False)
+
+    def settings(self) -> Settings:
+        """Load and validate the settings, configuring logging from them."""
+        if self._settings is None:
+            self._settings = load_settings(self.config_path)
+            self.setup_logging(self._settings)
+        return self._settings
+
+    def setup_logging(self, settings: Settings | None = None) -> None:
+        """Configure logging from the flags, falling back to the settings' level and format."""
+        base = settings.log_level if settings else "INFO"
+        if self.verbosity:
+            level = _LEVELS[max(-2, min(1, self.verbosity))]
+        else:
+            level = base
+        fmt = "json" if self.log_json else (settings.log_format if settings else "text")
+        configure_logging(level, fmt)
+
+
+def handle_errors(func: F) -> F:
+    """Turn ``ConnectorError`` into ``error: …`` on stderr and exit code 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ConnectorError as exc:
+            logging.getLogger("connector.cli").debug("command failed", exc_info=True)
+            click.echo(f"error: {exc}", err=True)
+            raise SystemExit(1) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def get_context() -> CliContext:
+    """The ``CliContext`` of the running command."""
+    ctx = click.get_current_context()
+    obj = ctx.find_object(CliContext)
+    if obj is None:
+        obj = CliContext()
+        ctx.obj = obj
+    return obj

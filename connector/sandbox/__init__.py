@@ -1,0 +1,1 @@
+"""Loopback emulators of influencers.club, Google Sheets/Drive, HubSpot, Slack and webhooks."""

@@ -1,0 +1,73 @@
+"""Serve a WSGI app on a loopback port in a background thread."""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """Request handler that keeps the sandbox's access log out of the product's logs."""
+
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+class LoopbackServer:
+    """A threaded WSGI server bound to 127.0.0.1; ``url`` is known once started."""
+
+    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.app = app
+        self.host = host
+        self.port = port
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL without a trailing slash, e.g. ``http://127.0.0.1:53123``."""
+        if self._server is None:
+            raise RuntimeError("server not started")
+        return f"http://{self.host}:{self._server.server_port}"
+
+    def start(self) -> LoopbackServer:
+        """Bind the port and serve in a daemon thread."""
+        self._server = make_server(
+            self.host, self.port, self.app, threaded=True, request_handler=_QuietHandler
+        )
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name=f"sandbox:{self._server.server_port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> LoopbackServer:
+        return self.start() if self._server is None else self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def serve_in_thread(app: Any, *, port: int = 0) -> LoopbackServer:
+    """Start ``app`` on a loopback port and return the running server."""
+    return LoopbackServer(app, port=port).start()

@@ -1,0 +1,96 @@
+"""The contract every source (sheet, HubSpot list) fulfils for the pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+
+class Status:
+    """The status vocabulary written into a record's status cell/property."""
+
+    QUEUED = "queued"
+    ENRICHING = "enriching"
+    ENRICHED = "enriched"
+    NOT_FOUND = "not found"
+    INVALID = "invalid handle"
+    AWAITING_CREDITS = "awaiting credits"
+    AWAITING_APPROVAL = "awaiting approval"
+    ERROR = "error"
+    RETRY = "retry"
+
+    ALL = (QUEUED, ENRICHING, ENRICHED, NOT_FOUND, INVALID, AWAITING_CREDITS,
+           AWAITING_APPROVAL, ERROR)
+
+
+@dataclass(frozen=True)
+class PendingRecord:
+    """One record that needs enrichment, as read from a source.
+
+    ``key`` identifies the record for write-back: for a sheet it is the claim token written into
+    the status cell (rows move, tokens do not); for HubSpot it is the contact id.
+    ``current`` holds the record's present values of the mapping's targets, for write policies.
+    ``location`` is for humans and error messages (``Leads!B7``, ``contact 1234``).
+    """
+
+    key: str
+    handle_text: str
+    platform_text: str | None
+    location: str
+    current: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RecordUpdate:
+    """What to write back to one record: mapped values plus status, error and enriched-at."""
+
+    key: str
+    status: str
+    values: Mapping[str, Any] = field(default_factory=dict)
+    error: str = ""
+    enriched_at: datetime | None = None
+    handle_text: str | None = None
+
+
+@dataclass
+class WriteResult:
+    """Outcome of a write-back: written keys, keys not found any more, and per-key failures."""
+
+    written: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Source(Protocol):
+    """A place holding handles: read pending records, write results back.
+
+    Implementations translate every library exception into ``connector.errors`` classes:
+    ``SourceError`` when the source is unusable (unshared sheet, deleted list),
+    ``AuthError`` for rejected credentials, ``RetryableError`` for 429/5xx after retries.
+    """
+
+    name: str
+    kind: str
+
+    def fetch_pending(self, *, claim: bool = True) -> list[PendingRecord]:
+        """Return records whose handle is set and status empty (or ``retry``, or stale claims).
+
+        With ``claim=True`` the records are claimed (status ``queued`` plus a token) so that no
+        other worker picks them; with ``claim=False`` nothing is written (dry run).
+        """
+        ...
+
+    def mark(self, keys: Sequence[str], status: str, error: str = "") -> WriteResult:
+        """Set only the status (and error) of claimed records, keeping their claim."""
+        ...
+
+    def write_back(self, updates: Sequence[RecordUpdate]) -> WriteResult:
+        """Write mapped values, status, error and enriched-at; verify the record first."""
+        ...
+
+    def check(self) -> list[str]:
+        """Return human-readable problems (access, headers/properties, mapping lint)."""
+        ...
