@@ -32,10 +32,13 @@ class PendingRecord:
     ``key`` identifies the record for write-back: for a sheet it is the claim token written into
     the status cell (rows move, tokens do not); for HubSpot it is the contact id.
     ``current`` holds the record's present values of the mapping's targets, for write policies.
+    ``identity`` is stable across claims (sheet: the trimmed, lower-cased handle text; HubSpot:
+    the contact id) and keys the store's "last written" hashes for write policies.
     ``location`` is for humans and error messages (``Leads!B7``, ``contact 1234``).
     """
 
     key: str
+    identity: str
     handle_text: str
     platform_text: str | None
     location: str
