@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -144,9 +145,7 @@ class HubSpotSourceSettings(_Section):
     enabled: bool = True
 
 
-SourceSettings = Annotated[
-    SheetSourceSettings | HubSpotSourceSettings, Field(discriminator="type")
-]
+SourceSettings = Annotated[SheetSourceSettings | HubSpotSourceSettings, Field(discriminator="type")]
 
 
 class PipelineSettings(_Section):
@@ -154,7 +153,7 @@ class PipelineSettings(_Section):
 
     mode: Literal["full"] = "full"
     batch_threshold: int = Field(50, ge=1)
-    batch_poll_seconds: Seconds = Field(45.0, ge=30)
+    batch_poll_seconds: Seconds = Field(45.0, gt=0)
     refresh_after_days: float = Field(30, ge=0)
     not_found_refresh_days: float = Field(7, ge=0)
     reservation_lease: Seconds = 600.0
@@ -301,6 +300,13 @@ class Settings(_Section):
                     f"discovery search {search.name!r}: destination {search.destination!r} is "
                     f"not a configured source (known: {', '.join(names) or 'none'})"
                 )
+        if self.pipeline.batch_poll_seconds < 30 and not _is_loopback(
+            self.influencers_club.base_url
+        ):
+            problems.append(
+                "pipeline.batch_poll_seconds must be at least 30 against the real API "
+                "(shorter intervals are only allowed for the loopback sandbox)"
+            )
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -329,6 +335,11 @@ class Settings(_Section):
         return _mask(self.model_dump(mode="python"))
 
 
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host in ("127.0.0.1", "localhost", "::1")
+
+
 def _mask(value: Any) -> Any:
     if isinstance(value, SecretStr):
         return "**********" if value.get_secret_value() else ""
@@ -342,8 +353,10 @@ def _mask(value: Any) -> Any:
 def interpolate(value: Any, environ: Mapping[str, str], path: str, problems: list[str]) -> Any:
     """Replace ``${VAR}`` and ``${VAR:-default}`` in every string of a parsed YAML tree."""
     if isinstance(value, dict):
-        return {k: interpolate(v, environ, f"{path}.{k}" if path else str(k), problems)
-                for k, v in value.items()}
+        return {
+            k: interpolate(v, environ, f"{path}.{k}" if path else str(k), problems)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [interpolate(v, environ, f"{path}[{i}]", problems) for i, v in enumerate(value)]
     if not isinstance(value, str):
@@ -355,8 +368,10 @@ def interpolate(value: Any, environ: Mapping[str, str], path: str, problems: lis
             return environ[name]
         if default is not None:
             return default
-        problems.append(f"{path}: environment variable {name} is not set "
-                        f"(set it, or write ${{{name}:-default}})")
+        problems.append(
+            f"{path}: environment variable {name} is not set "
+            f"(set it, or write ${{{name}:-default}})"
+        )
         return ""
 
     whole = _VAR.fullmatch(value)
@@ -449,8 +464,10 @@ def load_settings(
         text = chosen.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise ConfigError(
-            [f"config file {chosen} not found (copy connector.example.yaml to connector.yaml, "
-             "or pass --config PATH / set CONNECTOR_CONFIG)"]
+            [
+                f"config file {chosen} not found (copy connector.example.yaml to connector.yaml, "
+                "or pass --config PATH / set CONNECTOR_CONFIG)"
+            ]
         ) from exc
     except OSError as exc:
         raise ConfigError([f"cannot read config file {chosen}: {exc.strerror}"]) from exc

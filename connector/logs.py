@@ -11,8 +11,14 @@ from typing import Any
 
 _SECRET_PATTERNS = [
     (re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE), r"\1[REDACTED]"),
-    (re.compile(r"((?:api[_-]?key|token|secret|password|access_token)[\"']?\s*[=:]\s*[\"']?)"
-                r"[^\s\"'&,}]+", re.IGNORECASE), r"\1[REDACTED]"),
+    (
+        re.compile(
+            r"((?:api[_-]?key|token|secret|password|access_token)[\"']?\s*[=:]\s*[\"']?)"
+            r"[^\s\"'&,}]+",
+            re.IGNORECASE,
+        ),
+        r"\1[REDACTED]",
+    ),
     (re.compile(r"(://[^:/@\s]+:)[^@\s]+(@)"), r"\1[REDACTED]\2"),
     (re.compile(r"(hooks\.slack\.com/services/)[A-Za-z0-9/]+"), r"\1[REDACTED]"),
 ]
@@ -27,8 +33,9 @@ def redact(text: str) -> str:
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
-    return {k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRS and
-            not k.startswith("_")}
+    return {
+        k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRS and not k.startswith("_")
+    }
 
 
 def _quote(value: Any) -> str:
@@ -59,8 +66,10 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "event": record.getMessage(),
-            **{k: v if isinstance(v, int | float | bool | None) else str(v)
-               for k, v in _fields(record).items()},
+            **{
+                k: v if isinstance(v, int | float | bool | None) else str(v)
+                for k, v in _fields(record).items()
+            },
         }
         if record.exc_info:
             body["exc"] = self.formatException(record.exc_info)
@@ -76,6 +85,13 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("urllib3", "httpx", "httpcore", "werkzeug", "apscheduler.executors",
-                  "google.auth", "alembic.runtime.migration"):
+    for noisy in (
+        "urllib3",
+        "httpx",
+        "httpcore",
+        "werkzeug",
+        "apscheduler.executors",
+        "google.auth",
+        "alembic.runtime.migration",
+    ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -17,15 +17,21 @@ from connector.cli.context import CliContext
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_path", envvar="CONNECTOR_CONFIG", type=click.Path(),
-              help="Settings file (default ./connector.yaml, or $CONNECTOR_CONFIG).")
+@click.option(
+    "--config",
+    "config_path",
+    envvar="CONNECTOR_CONFIG",
+    type=click.Path(),
+    help="Settings file (default ./connector.yaml, or $CONNECTOR_CONFIG).",
+)
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.option("-q", "--quiet", count=True, help="Less log output.")
 @click.option("--log-json", is_flag=True, help="Log one JSON object per line.")
 @click.version_option(__version__, prog_name="connector")
 @click.pass_context
-def cli(ctx: click.Context, config_path: str | None, verbose: int, quiet: int,
-        log_json: bool) -> None:
+def cli(
+    ctx: click.Context, config_path: str | None, verbose: int, quiet: int, log_json: bool
+) -> None:
     """Keep Google Sheets and HubSpot enriched with influencers.club creator data."""
     ctx.obj = CliContext(config_path=config_path, verbosity=verbose - quiet, log_json=log_json)
 
