@@ -38,9 +38,11 @@ class LoopbackServer:
         self._server = make_server(
             self.host, self.port, self.app, threaded=True, request_handler=_QuietHandler
         )
-        self._server.daemon_threads = True
+        server = self._server
+        # Short poll so stop() returns quickly; tests start and stop many servers.
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"sandbox:{self._server.server_port}",
+            target=lambda: server.serve_forever(poll_interval=0.05),
+            name=f"sandbox:{server.server_port}",
             daemon=True,
         )
         self._thread.start()

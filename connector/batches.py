@@ -1,0 +1,171 @@
+"""Batch enrichment lifecycle: submit one CSV per platform, poll, collect, resume on credits."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from connector.errors import ConnectorError, FatalError, RetryableError
+from connector.sources.base import Status
+from connector.store.models import Batch, BatchItem, LedgerKey
+
+if TYPE_CHECKING:
+    from connector.pipeline import CycleReport
+    from connector.services import Services
+
+log = logging.getLogger(__name__)
+
+BATCH_MAX_ROWS = 10_000
+PRICE = {"full": 1.0, "raw": 0.03}
+
+
+def submit_batches(
+    services: Services,
+    platform: str,
+    items: Sequence[tuple[LedgerKey, str]],
+    *,
+    run_id: str | None,
+) -> list[Batch]:
+    """Create batches of at most 10,000 unique handles; the intent is stored before the call."""
+    store, settings = services.store, services.settings
+    unique = list({key: value for key, value in items}.items())
+    submitted: list[Batch] = []
+    for start in range(0, len(unique), BATCH_MAX_ROWS):
+        chunk = unique[start : start + BATCH_MAX_ROWS]
+        batch = store.save_batch(
+            platform, settings.pipeline.mode,
+            [BatchItem(platform, key.handle_key, value) for key, value in chunk],
+            run_id=run_id,
+        )
+        keys = [key for key, _ in chunk]
+        # The open batch now blocks these keys, so the worker's own reservation can go.
+        store.release(keys, services.worker_id)
+        store.set_work_batch(keys, batch.ref)
+        try:
+            info = services.enrichment.create_batch(
+                [value for _, value in chunk], platform, mode=settings.pipeline.mode,
+                metadata={"connector_batch": batch.ref, "run_id": run_id},
+            )
+        except ConnectorError as exc:
+            store.update_batch(batch.ref, status="failed", error=f"create failed: {exc}")
+            _fail_items(services, batch, f"batch could not be created: {exc}",
+                        retry=isinstance(exc, RetryableError))
+            if isinstance(exc, FatalError):
+                raise
+            continue
+        poll_every = timedelta(seconds=settings.pipeline.batch_poll_seconds)
+        store.attach_batch_id(batch.ref, info.batch_id, next_poll_at=services.clock() + poll_every)
+        log.info("batch submitted", extra={"batch": info.batch_id, "platform": platform,
+                                           "rows": len(chunk), "run_id": run_id})
+        submitted.append(batch)
+    return submitted
+
+
+def poll_batches(services: Services, report: CycleReport | None = None) -> int:
+    """Poll every due batch once; collect finished ones; resume paused ones when affordable."""
+    from connector.pipeline import CycleReport, deliver_ready
+
+    store, settings = services.store, services.settings
+    report = report or CycleReport(source="*")
+    poll_every = timedelta(seconds=settings.pipeline.batch_poll_seconds)
+    due = store.claim_due_batches(lease=poll_every)
+    for batch in due:
+        if batch.batch_id is None:
+            continue
+        try:
+            status = services.enrichment.fetch_batch_status(batch.batch_id)
+        except ConnectorError as exc:
+            log.warning("batch status failed", extra={"batch": batch.batch_id, "error": str(exc)})
+            store.update_batch(batch.ref, next_poll_at=services.clock() + poll_every)
+            continue
+        store.update_batch(
+            batch.ref, status=status.status, processed=status.processed_rows,
+            success=status.success_count, failed=status.failed_count,
+            credits_used=status.credits_used, last_polled_at=services.clock(),
+            next_poll_at=services.clock() + poll_every,
+        )
+        if status.status == "finished":
+            paid = _collect(services, batch, report)
+            deliver_ready(services, paid=paid, report=report)
+        elif status.status == "failed":
+            _fail_items(services, batch, status.status_message or "the batch failed", retry=False)
+        elif status.status == "paused_insufficient_credits":
+            _handle_paused(services, batch, status.total_rows - status.processed_rows)
+    return len(due)
+
+
+def _collect(services: Services, batch: Batch, report: CycleReport) -> set[LedgerKey]:
+    store = services.store
+    assert batch.batch_id is not None
+    try:
+        rows = services.enrichment.fetch_batch_results(batch.batch_id)
+    except ConnectorError as exc:
+        log.warning("batch results failed", extra={"batch": batch.batch_id, "error": str(exc)})
+        return set()
+    items = {i.handle_value.casefold(): i for i in store.fetch_batch_items(batch.ref)}
+    by_key = {i.handle_key: i for i in items.values()}
+    results: list[tuple[LedgerKey, str, dict | None, float]] = []
+    seen: set[str] = set()
+    price = PRICE.get(batch.mode, 1.0)
+    for row in rows:
+        item = items.get(str(row.input_value).strip().casefold()) or by_key.get(
+            str(row.input_value).strip().lstrip("@").casefold()
+        )
+        if item is None or item.handle_key in seen:
+            continue
+        seen.add(item.handle_key)
+        key = LedgerKey(item.platform, item.handle_key, batch.mode)
+        if row.status == "success" and row.profile:
+            results.append((key, "found", row.profile, price))
+            report.credits_spent += price
+            report.enriched += 1
+        elif row.status == "not_found":
+            results.append((key, "not_found", None, 0.0))
+            report.not_found += 1
+    store.save_results(results)
+    store.mark_batch_collected(batch.ref)
+    missing = [k for k in by_key if k not in seen]
+    if missing:
+        leftover = [LedgerKey(batch.platform, k, batch.mode) for k in missing]
+        _fail_keys(services, leftover, "no result in the batch output", retry=True)
+    log.info("batch collected", extra={"batch": batch.batch_id, "rows": len(rows),
+                                       "missing": len(missing)})
+    return {key for key, outcome, _, _ in results if outcome == "found"}
+
+
+def _handle_paused(services: Services, batch: Batch, remaining: int) -> None:
+    assert batch.batch_id is not None
+    items = services.store.fetch_work(batch_ref=batch.ref, state="waiting")
+    from connector.pipeline import _mark
+
+    _mark(services, items, Status.AWAITING_CREDITS)
+    price = PRICE.get(batch.mode, 1.0)
+    try:
+        balance = services.enrichment.fetch_credits()
+    except ConnectorError as exc:
+        log.warning("credit check failed", extra={"error": str(exc)})
+        return
+    services.notify("batch_paused", batch_id=batch.batch_id, remaining=remaining,
+                    needed=remaining * price, balance=balance.available)
+    if balance.available >= remaining * price:
+        services.enrichment.resume_batch(batch.batch_id)
+        _mark(services, items, Status.ENRICHING)
+        log.info("batch resumed", extra={"batch": batch.batch_id, "remaining": remaining})
+
+
+def _fail_items(services: Services, batch: Batch, reason: str, *, retry: bool) -> None:
+    keys = [LedgerKey(i.platform, i.handle_key, batch.mode)
+            for i in services.store.fetch_batch_items(batch.ref)]
+    services.store.mark_batch_collected(batch.ref)
+    _fail_keys(services, keys, reason, retry=retry)
+
+
+def _fail_keys(services: Services, keys: Sequence[LedgerKey], reason: str, *, retry: bool) -> None:
+    from connector.pipeline import _enqueue_status
+
+    items = services.store.fetch_work_for_keys(keys, states=("waiting",))
+    services.store.set_work_state([w.id for w in items], "failed", error=reason)
+    status = Status.RETRY if retry else Status.ERROR
+    _enqueue_status(services, items, status, reason)

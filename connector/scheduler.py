@@ -1,0 +1,122 @@
+"""The worker's APScheduler jobs: source polls, batch poller, outbox, credits, nudges, searches."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from connector.batches import poll_batches
+from connector.pipeline import deliver_ready, flush_outbox, release_held, run_cycle
+
+if TYPE_CHECKING:
+    from connector.services import Services
+
+log = logging.getLogger(__name__)
+
+NUDGE_EVERY = 2.0
+BATCH_TICK = 5.0
+
+
+def poll_source(services: Services, name: str) -> None:
+    """One cycle of one source (the job behind ``poll:<name>``)."""
+    run_cycle(services, name)
+
+
+def tick_batches(services: Services) -> None:
+    """Poll due batches and serve work whose creators became available."""
+    poll_batches(services)
+    deliver_ready(services)
+    flush_outbox(services)
+
+
+def tick_outbox(services: Services) -> None:
+    """Retry due write-backs."""
+    flush_outbox(services)
+
+
+def tick_credits(services: Services) -> None:
+    """Read the balance, evaluate the alert rules and release held work it now covers."""
+    from connector.credits import check_credits
+
+    check_credits(services)
+    release_held(services)
+
+
+def take_nudges(services: Services, scheduler: BlockingScheduler) -> None:
+    """Bring forward the poll of every source a webhook or the API asked for."""
+    for name in services.store.take_poll_requests():
+        job = scheduler.get_job(f"poll:{name}")
+        if job is not None:
+            job.modify(next_run_time=datetime.now(UTC))
+
+
+def run_search(services: Services, name: str) -> None:
+    """Run one saved discovery search (the job behind ``discover:<name>``)."""
+    from connector.discovery import run_saved_search
+
+    run_saved_search(services, name)
+
+
+def build_scheduler(services: Services) -> BlockingScheduler:
+    """A ``BlockingScheduler`` with one job per source, plus the housekeeping jobs."""
+    settings = services.settings
+    scheduler = BlockingScheduler(
+        timezone=UTC,
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
+    )
+    now = datetime.now(UTC)
+
+    def add(func: Any, job_id: str, seconds: float, *args: Any) -> None:
+        scheduler.add_job(func, "interval", seconds=seconds, args=[services, *args], id=job_id,
+                          name=job_id, next_run_time=now, replace_existing=True)
+
+    for name in services.source_names:
+        add(poll_source, f"poll:{name}", settings.get_source(name).poll_interval, name)
+    add(tick_batches, "batches", min(BATCH_TICK, settings.pipeline.batch_poll_seconds))
+    add(tick_outbox, "outbox", settings.pipeline.outbox_flush_every)
+    add(tick_credits, "credits", settings.credits.check_every)
+    add(take_nudges, "nudges", NUDGE_EVERY, scheduler)
+    for search in settings.discovery.searches:
+        if search.every:
+            add(run_search, f"discover:{search.name}", search.every, search.name)
+    scheduler.add_listener(_on_job_event(services), EVENT_JOB_ERROR | EVENT_JOB_MISSED)
+    return scheduler
+
+
+def _on_job_event(services: Services) -> Any:
+    def listener(event: JobExecutionEvent) -> None:
+        if event.code == EVENT_JOB_MISSED:
+            log.warning("job missed", extra={"job": event.job_id})
+            return
+        log.error("job failed", extra={"job": event.job_id, "error": repr(event.exception)})
+        services.notify("job_failed", job=event.job_id, error=repr(event.exception))
+
+    return listener
+
+
+def run_worker(services: Services) -> None:
+    """Run the scheduler until SIGTERM/SIGINT; the running step finishes before exit."""
+    scheduler = build_scheduler(services)
+    stopper: list[threading.Thread] = []
+
+    def stop(signum: int, _frame: Any) -> None:
+        log.info("stopping worker", extra={"signal": signal.Signals(signum).name})
+        if not stopper:
+            thread = threading.Thread(target=scheduler.shutdown, kwargs={"wait": True})
+            stopper.append(thread)
+            thread.start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("worker started", extra={"worker": services.worker_id,
+                                      "sources": ",".join(services.source_names)})
+    scheduler.start()
+    for thread in stopper:
+        thread.join()
+    log.info("worker stopped", extra={"worker": services.worker_id})

@@ -1,0 +1,197 @@
+"""The composition root: builds the store, clients, sources, mappings and alerts from settings."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from connector.config import HubSpotSourceSettings, Settings, SheetSourceSettings
+from connector.errors import ConfigError
+from connector.mapping import Mapping, TransformContext, load_mapping
+from connector.preflight import Hold, check_spend
+from connector.ratelimit import RateBudget, build_storage
+from connector.sources.base import Source
+from connector.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    """The default clock."""
+    return datetime.now(UTC)
+
+
+def build_worker_id() -> str:
+    """A process-unique id used as the owner of reservations and claims."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def build_enrichment_client(settings: Settings) -> Any:
+    """The influencers.club client with its shared request budget."""
+    from connector.enrich.client import build_enrichment_client as build
+
+    return build(settings)
+
+
+@dataclass
+class Services:
+    """Everything a worker, a CLI command or the web app needs, built once from settings."""
+
+    settings: Settings
+    store: Store
+    clock: Callable[[], datetime] = utc_now
+    worker_id: str = field(default_factory=build_worker_id)
+    event_hooks: list[Callable[[str, dict[str, Any]], None]] = field(default_factory=list)
+    _enrichment: Any = None
+    _sources: dict[str, Source] = field(default_factory=dict)
+    _mappings: dict[str, Mapping] = field(default_factory=dict)
+    _google: Any = None
+    _google_budgets: tuple[RateBudget, RateBudget] | None = None
+    _hubspot: Any = None
+    _media: Any = None
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+
+    @property
+    def enrichment(self) -> Any:
+        """The influencers.club client (built on first use)."""
+        with self._lock:
+            if self._enrichment is None:
+                self._enrichment = build_enrichment_client(self.settings)
+            return self._enrichment
+
+    @property
+    def source_names(self) -> list[str]:
+        """Names of the enabled sources, in configuration order."""
+        return [s.name for s in self.settings.sources if s.enabled]
+
+    def get_mapping(self, source_name: str) -> Mapping:
+        """The loaded mapping of a source (validated once)."""
+        with self._lock:
+            if source_name not in self._mappings:
+                config = self.settings.get_source(source_name)
+                self._mappings[source_name] = load_mapping(_resolve(config.mapping))
+            return self._mappings[source_name]
+
+    def get_source(self, name: str) -> Source:
+        """The source object called ``name`` (built on first use)."""
+        with self._lock:
+            if name not in self._sources:
+                config = self.settings.get_source(name)
+                if isinstance(config, SheetSourceSettings):
+                    self._sources[name] = self._build_sheet_source(config)
+                elif isinstance(config, HubSpotSourceSettings):
+                    self._sources[name] = self._build_hubspot_source(config)
+                else:  # pragma: no cover - the settings model admits only the two types
+                    raise ConfigError([f"source {name!r}: unsupported type"])
+            return self._sources[name]
+
+    def _build_sheet_source(self, config: SheetSourceSettings) -> Source:
+        from connector.sources.google import build_gspread_client, build_sheets_budgets
+        from connector.sources.sheets import SheetsSource
+
+        if self._google is None:
+            self._google = build_gspread_client(self.settings.google)
+            self._google_budgets = build_sheets_budgets(self.settings)
+        assert self._google_budgets is not None
+        reads, writes = self._google_budgets
+        return SheetsSource(config, client=self._google, mapping=self.get_mapping(config.name),
+                            reads=reads, writes=writes, clock=self.clock,
+                            worker_id=self.worker_id)
+
+    def _build_hubspot_source(self, config: HubSpotSourceSettings) -> Source:
+        from connector.sources.hubspot import HubSpotSource
+
+        return HubSpotSource(config, client=self.hubspot, mapping=self.get_mapping(config.name),
+                             store=self.store, hubspot=self.settings.hubspot)
+
+    @property
+    def hubspot(self) -> Any:
+        """The HubSpot client (built on first use)."""
+        from connector.sources.hubspot_client import build_hubspot_client
+
+        with self._lock:
+            if self._hubspot is None:
+                self._hubspot = build_hubspot_client(self.settings.hubspot,
+                                                     storage_uri=self.settings.rate_limit_storage)
+            return self._hubspot
+
+    def build_budget(self, *, limit: int, per_seconds: float, key: str) -> RateBudget:
+        """A request budget on the configured storage (memory or Redis)."""
+        return RateBudget(build_storage(self.settings.rate_limit_storage), limit=limit,
+                          per_seconds=per_seconds, key=key)
+
+    def check_spend(self, quote: float, *, run_id: str | None) -> Hold | None:
+        """Pre-flight: hold work the balance, the cap or the approval threshold does not allow."""
+        return check_spend(self, quote, run_id=run_id)
+
+    def notify(self, kind: str, **data: Any) -> None:
+        """Tell the alert rules (and the log) that something happened."""
+        log.info("event", extra={"kind": kind, **{k: v for k, v in data.items()
+                                                  if isinstance(v, str | int | float)}})
+        for hook in self.event_hooks:
+            try:
+                hook(kind, data)
+            except Exception:
+                log.exception("event hook failed", extra={"kind": kind})
+
+    def transform_context(self, item: Any) -> TransformContext:
+        """Effects a mapping may use while applied to one record (image rehosting)."""
+        media = self.media
+        if media is None:
+            return TransformContext()
+        return TransformContext(rehost=lambda url: media.rehost(url, source=item.source,
+                                                                identity=item.identity))
+
+    @property
+    def media(self) -> Any:
+        """The media store for rehosted pictures, or None when disabled."""
+        if self.settings.media.backend == "none":
+            return None
+        with self._lock:
+            if self._media is None:
+                from connector.media import build_media_store
+
+                self._media = build_media_store(self)
+            return self._media
+
+    def close(self) -> None:
+        """Release clients and the database."""
+        if self._enrichment is not None:
+            self._enrichment.close()
+        self.store.close()
+
+
+def _resolve(path: str) -> Path:
+    candidate = Path(path)
+    if candidate.is_absolute() or candidate.exists():
+        return candidate
+    bundled = Path(__file__).resolve().parent.parent / path
+    return bundled if bundled.exists() else candidate
+
+
+def build_services(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    worker_id: str | None = None,
+) -> Services:
+    """Open the store (migrating it) and assemble the services; clients are built lazily."""
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    clock = clock or utc_now
+    store = Store.open(settings.resolved_database_url, clock=clock)
+    services = Services(settings=settings, store=store, clock=clock,
+                        worker_id=worker_id or build_worker_id())
+    try:
+        from connector.alerts import install_alerts
+    except ImportError:
+        return services
+    install_alerts(services)
+    return services
