@@ -1,0 +1,241 @@
+"""Flask blueprint receiving HubSpot app webhooks and workflow "Send a webhook" calls."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from connector.sources.hubspot_signature import (
+    InvalidSignatureError,
+    verify_v1,
+    verify_v2,
+    verify_v3,
+)
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("hubspot_webhooks", __name__, url_prefix="/webhooks/hubspot")
+
+CREATION = frozenset({"contact.creation", "contact.restore", "object.creation", "object.restore"})
+PROPERTY_CHANGE = frozenset({"contact.propertyChange", "object.propertyChange"})
+# Changes made through an app's token arrive with one of these sources.
+APP_SOURCES = frozenset({"INTEGRATION", "API", "APP"})
+SECRET_HEADERS = ("X-Connector-Secret", "X-Webhook-Secret")
+ID_KEYS = ("objectId", "hs_object_id", "canonical-vid", "vid", "recordId", "contact_id", "id")
+
+
+def _fail(status: int, message: str) -> tuple[Response, int]:
+    return jsonify({"ok": False, "error": message, "status": status}), status
+
+
+def _services() -> Any:
+    return current_app.extensions["connector"]
+
+
+def _hubspot_sources() -> list[tuple[str, Any]]:
+    sources = getattr(_services(), "sources", None) or {}
+    return [
+        (name, src.settings)
+        for name, src in sources.items()
+        if getattr(src, "kind", None) == "hubspot"
+        or getattr(getattr(src, "settings", None), "type", None) == "hubspot"
+    ]
+
+
+def _read_body() -> bytes | None:
+    limit = _services().settings.web.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    body = request.get_data(cache=True)
+    return None if len(body) > limit else body
+
+
+def get_public_uri() -> str:
+    """The URL HubSpot called: ``public_base_url`` + raw path and query, else the request URL."""
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if not raw:
+        query = request.query_string.decode("latin-1")
+        raw = request.script_root + request.path + (f"?{query}" if query else "")
+    if raw.startswith(("http://", "https://")):
+        return raw
+    base = _services().settings.public_base_url
+    if base:
+        return base.rstrip("/") + raw
+    return request.host_url.rstrip("/") + raw
+
+
+def _secret(value: Any) -> str | None:
+    text = value.get_secret_value() if value is not None else ""
+    return text or None
+
+
+def _verify_signature(body: bytes, *, allow_shared_secret: bool) -> None:
+    hubspot = _services().settings.hubspot
+    client_secret = _secret(hubspot.client_secret)
+    headers = request.headers
+    if allow_shared_secret and (shared := _secret(hubspot.workflow_secret)):
+        given = next((headers[h] for h in SECRET_HEADERS if h in headers), None)
+        auth = headers.get("Authorization", "")
+        given = given or (auth[7:] if auth.startswith("Bearer ") else None)
+        if given is not None:
+            if hmac.compare_digest(given.encode(), shared.encode()):
+                return
+            raise InvalidSignatureError("shared secret does not match")
+    if client_secret is None:
+        raise InvalidSignatureError("hubspot.client_secret is not configured")
+    if "X-HubSpot-Signature-v3" in headers:
+        verify_v3(
+            headers["X-HubSpot-Signature-v3"],
+            client_secret=client_secret,
+            method=request.method,
+            uri=get_public_uri(),
+            body=body,
+            timestamp=headers.get("X-HubSpot-Request-Timestamp"),
+        )
+        return
+    version = headers.get("X-HubSpot-Signature-Version", "v1").lower()
+    signature = headers.get("X-HubSpot-Signature")
+    if version == "v2":
+        verify_v2(
+            signature,
+            client_secret=client_secret,
+            method=request.method,
+            uri=get_public_uri(),
+            body=body,
+        )
+    elif version == "v1":
+        verify_v1(signature, client_secret=client_secret, body=body)
+    else:
+        raise InvalidSignatureError(f"unsupported signature version {version!r}")
+
+
+def _authenticate(*, allow_shared_secret: bool) -> tuple[bytes | None, tuple[Response, int] | None]:
+    body = _read_body()
+    if body is None:
+        return None, _fail(413, "request body too large")
+    try:
+        _verify_signature(body, allow_shared_secret=allow_shared_secret)
+    except InvalidSignatureError as exc:
+        log.warning("hubspot webhook rejected: %s", exc)
+        return None, _fail(401, f"invalid HubSpot signature: {exc}")
+    return body, None
+
+
+def _event_key(event: dict[str, Any]) -> str:
+    parts = [
+        event.get(k)
+        for k in ("portalId", "subscriptionId", "objectId", "propertyName", "occurredAt", "eventId")
+    ]
+    return "hubspot:event:" + hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+
+
+def _is_echo(event: dict[str, Any]) -> bool:
+    if str(event.get("changeSource", "")).upper() not in APP_SOURCES:
+        return False
+    app_id, source_id = str(event.get("appId", "")), str(event.get("sourceId", ""))
+    return bool(app_id) and source_id.rpartition(":")[2] == app_id
+
+
+def _targets(event: dict[str, Any], sources: Iterable[tuple[str, Any]]) -> list[str]:
+    kind = str(event.get("subscriptionType") or event.get("eventType") or "")
+    if kind.startswith("object.") and str(event.get("objectTypeId", "0-1")) != "0-1":
+        return []
+    if kind in CREATION:
+        return [name for name, _ in sources]
+    if kind in PROPERTY_CHANGE and not _is_echo(event):
+        prop = event.get("propertyName")
+        return [
+            name
+            for name, s in sources
+            if prop in (s.handle_property, getattr(s, "platform_property", None))
+        ]
+    return []
+
+
+def _enqueue(hints: dict[str, list[str]]) -> None:
+    store = _services().store
+    for source, ids in hints.items():
+        if ids:
+            store.add_record_hints(source, list(dict.fromkeys(ids)))
+            store.request_poll(source)
+
+
+@bp.post("")
+def receive_app_webhook() -> tuple[Response, int]:
+    """App webhooks: a signed JSON array of up to 100 events; answered 200 once persisted."""
+    body, failure = _authenticate(allow_shared_secret=False)
+    if failure is not None or body is None:
+        return failure or _fail(401, "unauthenticated")
+    try:
+        payload = json.loads(body or b"[]")
+    except ValueError:
+        return _fail(400, "body is not JSON")
+    if isinstance(payload, dict) and "subscriptionType" not in payload:
+        return _handle_workflow(payload, body)
+    events = payload if isinstance(payload, list) else [payload]
+    sources = _hubspot_sources()
+    store = _services().store
+    hints: dict[str, list[str]] = {}
+    accepted = skipped = 0
+    for event in events:
+        targets = _targets(event, sources) if isinstance(event, dict) else []
+        if (
+            not targets
+            or event.get("objectId") is None
+            or not store.remember_event(_event_key(event))
+        ):
+            skipped += 1
+            continue
+        accepted += 1
+        for name in targets:
+            hints.setdefault(name, []).append(str(event["objectId"]))
+    _enqueue(hints)
+    return jsonify({"ok": True, "accepted": accepted, "skipped": skipped}), 200
+
+
+@bp.post("/workflow")
+def receive_workflow_webhook() -> tuple[Response, int]:
+    """Workflow "Send a webhook": v2/v3 signature or the shared secret; default or custom body."""
+    body, failure = _authenticate(allow_shared_secret=True)
+    if failure is not None or body is None:
+        return failure or _fail(401, "unauthenticated")
+    try:
+        payload = json.loads(body or b"{}")
+    except ValueError:
+        return _fail(400, "body is not JSON")
+    if not isinstance(payload, dict):
+        return _fail(400, "expected a JSON object with the contact (e.g. hs_object_id)")
+    return _handle_workflow(payload, body)
+
+
+def get_workflow_contact_id(payload: dict[str, Any]) -> str | None:
+    """Find the enrolled contact's id in a default or customised workflow body."""
+    properties = payload.get("properties")
+    scopes = [payload, properties if isinstance(properties, dict) else {}]
+    for scope in scopes:
+        for key in ID_KEYS:
+            value = scope.get(key)
+            if isinstance(value, dict):
+                value = value.get("value")
+            if value not in (None, "") and str(value).strip().isdigit():
+                return str(value).strip()
+    return None
+
+
+def _handle_workflow(payload: dict[str, Any], body: bytes) -> tuple[Response, int]:
+    contact_id = get_workflow_contact_id(payload)
+    if contact_id is None:
+        return _fail(400, "no contact id in the body (include hs_object_id or objectId)")
+    wanted = request.args.get("source")
+    sources = [(n, s) for n, s in _hubspot_sources() if wanted in (None, n)]
+    key = "hubspot:workflow:" + hashlib.sha256(body).hexdigest()
+    if not sources or not _services().store.remember_event(key):
+        return jsonify({"ok": True, "accepted": 0, "skipped": 1}), 200
+    _enqueue({name: [contact_id] for name, _ in sources})
+    return jsonify({"ok": True, "accepted": 1, "skipped": 0}), 200
