@@ -1,0 +1,242 @@
+"""Mutable state of the influencers.club sandbox: config, balance, counters, rate window, faults."""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from connector.sandbox.images import DEFAULT_SECRET
+from connector.sandbox.profiles import get_fraction
+
+FAULT_STATUSES = (429, 500, 502, 503, 504)
+CSV_RESULTS = ("404", "csv")
+WINDOW_SECONDS = 60.0
+
+# ``insufficient_credits_status`` is an assumption: no source has observed what a single call
+# returns at zero balance (reference §10.3), so it is configurable and defaults to 402.
+DEFAULT_CONFIG: dict[str, Any] = {
+    "latency": 0.0,
+    "jitter": 0.0,
+    "rate_limit_per_minute": 300,
+    "send_retry_after": True,
+    "not_found_rate": 0.05,
+    "no_email_rate": 0.3,
+    "cold_rate": 0.0,
+    "cold_delay": 0.5,
+    "bill_cold_504": False,
+    "batch_rows_per_second": 50.0,
+    "batch_queued_seconds": 0.5,
+    "batch_csv_results": "404",
+    "image_lifetime": 86400.0,
+    "insufficient_credits_status": 402,
+    "singular_credits_path_404": True,
+}
+_FRACTIONS = ("not_found_rate", "no_email_rate", "cold_rate")
+_SECONDS = ("latency", "jitter", "cold_delay", "batch_queued_seconds", "image_lifetime")
+_FLAGS = ("send_retry_after", "bill_cold_504", "singular_credits_path_404")
+
+
+def check_config(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate sandbox config keys and return them normalised; raise ``ValueError`` otherwise."""
+    checked: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in DEFAULT_CONFIG:
+            raise ValueError(
+                f"unknown sandbox config key {key!r} (known: {', '.join(DEFAULT_CONFIG)})"
+            )
+        if key in _FLAGS:
+            if not isinstance(value, bool):
+                raise ValueError(f"{key} must be true or false")
+            checked[key] = value
+            continue
+        if key == "batch_csv_results":
+            if str(value) not in CSV_RESULTS:
+                raise ValueError(f"batch_csv_results must be one of {CSV_RESULTS}")
+            checked[key] = str(value)
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"{key} must be a number")
+        if key in _FRACTIONS and not 0 <= value <= 1:
+            raise ValueError(f"{key} must be between 0 and 1")
+        if key in _SECONDS and value < 0:
+            raise ValueError(f"{key} must be >= 0 seconds")
+        if key in ("rate_limit_per_minute", "batch_rows_per_second") and value <= 0:
+            raise ValueError(f"{key} must be > 0")
+        if key == "insufficient_credits_status" and not 400 <= value <= 599:
+            raise ValueError("insufficient_credits_status must be an HTTP error status")
+        integral = key in ("rate_limit_per_minute", "insufficient_credits_status")
+        checked[key] = int(value) if integral else float(value)
+    return checked
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One injected failure for the next /public/ response."""
+
+    status: int
+    delay: float
+    html: bool
+
+
+class SandboxState:
+    """Everything the sandbox remembers; every mutation happens under ``lock``."""
+
+    def __init__(
+        self, *, api_key: str = "sandbox-key", balance: float = 1000.0, **config: Any
+    ) -> None:
+        self.lock = threading.RLock()
+        self.api_key = api_key
+        self.image_secret = DEFAULT_SECRET
+        self.config: dict[str, Any] = {**DEFAULT_CONFIG, **check_config(config)}
+        self.balance = float(balance)
+        self.batches: dict[str, Any] = {}
+        self._clear()
+
+    def _clear(self) -> None:
+        self.credits_used = 0.0
+        self.log: list[dict[str, Any]] = []
+        self.by_endpoint: Counter[str] = Counter()
+        self.http_429 = 0
+        self.charges: Counter[str] = Counter()
+        self.discovery_charges: Counter[str] = Counter()
+        self.discovery_credits = 0.0
+        self.image_requests = 0
+        self.faults: deque[Fault] = deque()
+        self.windows: dict[str, deque[float]] = {}
+        self.warm: set[tuple[str, str]] = set()
+        self.batches.clear()
+
+    def configure(self, **config: Any) -> None:
+        """Change config keys (validated first, so a bad key changes nothing)."""
+        checked = check_config(config)
+        with self.lock:
+            self.config.update(checked)
+
+    def reset(self, balance: float | None = None) -> None:
+        """Forget the log, counters, faults and batches; keep the balance unless given."""
+        with self.lock:
+            self._clear()
+            if balance is not None:
+                self.balance = float(balance)
+
+    def set_balance(self, credits: float) -> None:
+        """Set ``credits_available``."""
+        with self.lock:
+            self.balance = float(credits)
+
+    def inject_faults(
+        self, status: int, count: int = 1, *, delay: float = 0.0, html: bool = False
+    ) -> None:
+        """Make the next ``count`` /public/ responses fail with ``status``."""
+        if status not in FAULT_STATUSES:
+            raise ValueError(f"fault status must be one of {FAULT_STATUSES}")
+        if count < 0 or delay < 0:
+            raise ValueError("count and delay must be >= 0")
+        with self.lock:
+            self.faults.extend(Fault(status, float(delay), bool(html)) for _ in range(count))
+
+    def take_fault(self) -> Fault | None:
+        """Pop the next injected fault, if any."""
+        with self.lock:
+            return self.faults.popleft() if self.faults else None
+
+    def hit_rate_limit(self, key: str, now: float | None = None) -> int | None:
+        """Record one request for ``key``; return seconds to wait when the window is full.
+
+        Like DRF's throttles, a throttled request does not take a slot in the window.
+        """
+        now = time.time() if now is None else now
+        with self.lock:
+            window = self.windows.setdefault(key, deque())
+            while window and window[0] <= now - WINDOW_SECONDS:
+                window.popleft()
+            if len(window) >= self.config["rate_limit_per_minute"]:
+                return max(1, math.ceil(window[0] + WINDOW_SECONDS - now))
+            window.append(now)
+            return None
+
+    def get_latency(self) -> float:
+        """Seconds to sleep before answering an enrichment or discovery call."""
+        latency, jitter = self.config["latency"], self.config["jitter"]
+        return max(0.0, latency + (random.uniform(-jitter, jitter) if jitter else 0.0))
+
+    def take_cold(self, platform: str, identity: str) -> bool:
+        """Whether this call is the first, cold one for a cold creator (then it is warm)."""
+        with self.lock:
+            if (platform, identity) in self.warm:
+                return False
+            self.warm.add((platform, identity))
+            return get_fraction(platform, identity, "cold") < self.config["cold_rate"]
+
+    def can_pay(self, amount: float) -> bool:
+        """Whether the balance covers ``amount``."""
+        with self.lock:
+            return self.balance + 1e-9 >= amount
+
+    def charge(self, amount: float, key: str | None = None) -> bool:
+        """Deduct ``amount`` (False when the balance cannot pay) and count it against ``key``."""
+        with self.lock:
+            if self.balance + 1e-9 < amount:
+                return False
+            self.balance = round(self.balance - amount, 6)
+            self.credits_used = round(self.credits_used + amount, 6)
+            if key is not None:
+                self.charges[key] += 1
+            return True
+
+    def charge_discovery(self, amount: float, keys: list[str]) -> bool:
+        """Deduct a discovery page's price and count each returned creator."""
+        with self.lock:
+            if not self.charge(amount):
+                return False
+            self.discovery_credits = round(self.discovery_credits + amount, 6)
+            self.discovery_charges.update(keys)
+            return True
+
+    def record(
+        self, method: str, path: str, status: int, credits: float, endpoint: str | None
+    ) -> None:
+        """Append one /public/ request to the log and the counters."""
+        with self.lock:
+            name = endpoint or "unknown"
+            self.log.append(
+                {
+                    "t": time.time(),
+                    "method": method,
+                    "path": path,
+                    "status": status,
+                    "credits": credits,
+                    "endpoint": name,
+                }
+            )
+            self.by_endpoint[name] += 1
+            if status == 429:
+                self.http_429 += 1
+
+    def get_stats(self) -> dict[str, Any]:
+        """Counters for tests and benchmarks (``charges`` proves nobody paid twice)."""
+        with self.lock:
+            return {
+                "requests": len(self.log),
+                "requests_by_endpoint": dict(self.by_endpoint),
+                "credits_charged": self.credits_used,
+                "http_429": self.http_429,
+                "balance": self.balance,
+                "credits_used": self.credits_used,
+                "charges": dict(self.charges),
+                "discovery_charges": dict(self.discovery_charges),
+                "discovery_credits": self.discovery_credits,
+                "image_requests": self.image_requests,
+                "batches": len(self.batches),
+            }
+
+    def get_requests(self) -> list[dict[str, Any]]:
+        """A copy of the request log."""
+        with self.lock:
+            return [dict(entry) for entry in self.log]
