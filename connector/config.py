@@ -59,7 +59,7 @@ class InfluencersClubSettings(_Section):
     api_key: SecretStr | None = None
     base_url: str = "https://api-dashboard.influencers.club"
     requests_per_minute: int = Field(300, ge=1)
-    max_concurrency: int = Field(16, ge=1, le=256)
+    max_concurrency: int = Field(32, ge=1, le=256)
     connect_timeout: Seconds = 10.0
     read_timeout: Seconds = 30.0
     enrich_read_timeout: Seconds = Field(90.0, ge=1)

@@ -94,7 +94,11 @@ class Services:
             return self._sources[name]
 
     def _build_sheet_source(self, config: SheetSourceSettings) -> Source:
-        from connector.sources.google import build_gspread_client, build_sheets_budgets
+        from connector.sources.google import (
+            build_gspread_client,
+            build_retry_policy,
+            build_sheets_budgets,
+        )
         from connector.sources.sheets import SheetsSource
 
         if self._google is None:
@@ -102,15 +106,26 @@ class Services:
             self._google_budgets = build_sheets_budgets(self.settings)
         assert self._google_budgets is not None
         reads, writes = self._google_budgets
-        return SheetsSource(config, client=self._google, mapping=self.get_mapping(config.name),
-                            reads=reads, writes=writes, clock=self.clock,
-                            worker_id=self.worker_id)
+        return SheetsSource(
+            config,
+            client=self._google,
+            mapping=self.get_mapping(config.name),
+            reads=reads,
+            writes=writes,
+            clock=self.clock,
+            worker_id=self.worker_id,
+        )
 
     def _build_hubspot_source(self, config: HubSpotSourceSettings) -> Source:
         from connector.sources.hubspot import HubSpotSource
 
-        return HubSpotSource(config, client=self.hubspot, mapping=self.get_mapping(config.name),
-                             store=self.store, hubspot=self.settings.hubspot)
+        return HubSpotSource(
+            config,
+            client=self.hubspot,
+            mapping=self.get_mapping(config.name),
+            store=self.store,
+            hubspot=self.settings.hubspot,
+        )
 
     @property
     def hubspot(self) -> Any:
@@ -119,14 +134,19 @@ class Services:
 
         with self._lock:
             if self._hubspot is None:
-                self._hubspot = build_hubspot_client(self.settings.hubspot,
-                                                     storage_uri=self.settings.rate_limit_storage)
+                self._hubspot = build_hubspot_client(
+                    self.settings.hubspot, storage_uri=self.settings.rate_limit_storage
+                )
             return self._hubspot
 
     def build_budget(self, *, limit: int, per_seconds: float, key: str) -> RateBudget:
         """A request budget on the configured storage (memory or Redis)."""
-        return RateBudget(build_storage(self.settings.rate_limit_storage), limit=limit,
-                          per_seconds=per_seconds, key=key)
+        return RateBudget(
+            build_storage(self.settings.rate_limit_storage),
+            limit=limit,
+            per_seconds=per_seconds,
+            key=key,
+        )
 
     def check_spend(self, quote: float, *, run_id: str | None) -> Hold | None:
         """Pre-flight: hold work the balance, the cap or the approval threshold does not allow."""
@@ -134,8 +154,13 @@ class Services:
 
     def notify(self, kind: str, **data: Any) -> None:
         """Tell the alert rules (and the log) that something happened."""
-        log.info("event", extra={"kind": kind, **{k: v for k, v in data.items()
-                                                  if isinstance(v, str | int | float)}})
+        log.info(
+            "event",
+            extra={
+                "kind": kind,
+                **{k: v for k, v in data.items() if isinstance(v, str | int | float)},
+            },
+        )
         for hook in self.event_hooks:
             try:
                 hook(kind, data)
@@ -147,8 +172,9 @@ class Services:
         media = self.media
         if media is None:
             return TransformContext()
-        return TransformContext(rehost=lambda url: media.rehost(url, source=item.source,
-                                                                identity=item.identity))
+        return TransformContext(
+            rehost=lambda url: media.rehost(url, source=item.source, identity=item.identity)
+        )
 
     @property
     def media(self) -> Any:
@@ -187,8 +213,9 @@ def build_services(
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     clock = clock or utc_now
     store = Store.open(settings.resolved_database_url, clock=clock)
-    services = Services(settings=settings, store=store, clock=clock,
-                        worker_id=worker_id or build_worker_id())
+    services = Services(
+        settings=settings, store=store, clock=clock, worker_id=worker_id or build_worker_id()
+    )
     try:
         from connector.alerts import install_alerts
     except ImportError:

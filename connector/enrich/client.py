@@ -1,0 +1,494 @@
+"""The influencers.club API client: one thread-safe ``httpx.Client`` behind domain verbs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random as _random
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from connector import __version__
+from connector.config import InfluencersClubSettings, Settings
+from connector.enrich.classify import classify_response, translate_transport_error
+from connector.enrich.inputs import (
+    BATCH_PLATFORMS,
+    DISCOVERY_PLATFORMS,
+    ENRICH_PLATFORMS,
+    FULL_PLATFORMS,
+    build_batch_csv,
+    check_discovery,
+    check_email_required,
+    check_handle,
+    check_platform,
+    check_segment,
+)
+from connector.enrich.models import (
+    BatchInfo,
+    BatchRow,
+    BatchStatus,
+    CreditBalance,
+    DiscoveryPage,
+    EnrichResult,
+    parse_batch_info,
+    parse_batch_rows,
+    parse_batch_status,
+    parse_credit_balance,
+    parse_discovery_page,
+    parse_float,
+    parse_int,
+)
+from connector.enrich.retry import RetryPolicy, call_with_retries
+from connector.errors import (
+    AuthError,
+    ConnectorError,
+    ProfileNotFoundError,
+    RateLimitedError,
+    RequestRejectedError,
+)
+from connector.ratelimit import RateBudget, build_storage
+
+PROJECT_URL = "https://github.com/influencers-club/connector"
+USER_AGENT = f"connector/{__version__} (+{PROJECT_URL})"
+
+MAX_DISCOVERY_RESULTS = 10_000
+
+CREDITS_PATHS = ("/public/v1/accounts/credits/", "/public/v1/account/credits/")
+FULL_PATH = "/public/v1/creators/enrich/handle/full/"
+RAW_PATH = "/public/v1/creators/enrich/handle/raw/"
+DISCOVERY_PATH = "/public/v1/discovery/"
+BATCH_PATH = "/public/v1/enrichment/batch/"
+
+_MISSING = object()
+_KEY_HINT = "set influencers_club.api_key (mint a key at https://dashboard.influencers.club/api)"
+
+
+class CallCancelledError(ConnectorError):
+    """The caller's cancel event was set before the request was sent; nothing was charged."""
+
+
+class EnrichmentClient:
+    """influencers.club API verbs; every request waits for a ``RateBudget`` slot first."""
+
+    def __init__(
+        self,
+        settings: InfluencersClubSettings,
+        *,
+        budget: RateBudget,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        random: Callable[[], float] = _random.random,
+    ) -> None:
+        self.settings = settings
+        self.budget = budget
+        self._sleep = sleep
+        self._random = random
+        self._api_key = _clean_key(settings.api_key.get_secret_value() if settings.api_key else "")
+        self._credits_paths = list(CREDITS_PATHS)
+        self._lock = threading.Lock()
+        self._hold_until = 0.0
+        connect = settings.connect_timeout
+        self._timeout = httpx.Timeout(settings.read_timeout, connect=connect)
+        self._enrich_timeout = httpx.Timeout(
+            settings.read_timeout, connect=connect, read=settings.enrich_read_timeout
+        )
+        self._upload_timeout = httpx.Timeout(settings.batch_upload_timeout, connect=connect)
+        self._results_timeout = httpx.Timeout(
+            settings.read_timeout, connect=connect, read=settings.batch_results_timeout
+        )
+        self._policy = RetryPolicy(max_attempts=settings.max_attempts)
+        self._paid_policy = RetryPolicy(max_attempts=settings.max_attempts, ambiguous_retries=1)
+        self._create_policy = RetryPolicy(max_attempts=settings.max_attempts, ambiguous_retries=0)
+        self._http = httpx.Client(
+            base_url=settings.base_url,
+            headers={
+                "User-Agent": USER_AGENT,
+                "X-Integration": "connector",
+                "Accept": "application/json",
+            },
+            timeout=self._timeout,
+            limits=httpx.Limits(
+                max_connections=settings.max_concurrency + 4,
+                max_keepalive_connections=settings.max_concurrency + 4,
+            ),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    @property
+    def max_concurrency(self) -> int:
+        """How many calls the settings allow in flight at once."""
+        return self.settings.max_concurrency
+
+    def enrich_full(
+        self,
+        handle: str,
+        platform: str,
+        *,
+        email_required: str | None = None,
+        include_lookalikes: bool | None = None,
+        include_audience_data: bool | None = None,
+        cancel: threading.Event | None = None,
+    ) -> EnrichResult:
+        """The full creator report (1 credit; misses are free)."""
+        handle = check_handle(handle)
+        platform = check_platform(platform, FULL_PLATFORMS, "full enrichment")
+        body = {
+            "handle": handle,
+            "platform": platform,
+            "email_required": check_email_required(email_required or self.settings.email_required),
+            "include_lookalikes": _pick(include_lookalikes, self.settings.include_lookalikes),
+            "include_audience_data": _pick(
+                include_audience_data, self.settings.include_audience_data
+            ),
+        }
+        data = self._call(
+            "POST",
+            FULL_PATH,
+            json=body,
+            timeout=self._enrich_timeout,
+            policy=self._paid_policy,
+            what="enrich_full",
+            cancel=cancel,
+        )
+        return _enrich_result(data, handle=handle, platform=platform, default_cost=1.0)
+
+    def enrich_raw(
+        self, handle: str, platform: str, *, cancel: threading.Event | None = None
+    ) -> EnrichResult:
+        """The platform-native profile (0.03 credits; misses are free)."""
+        handle = check_handle(handle)
+        platform = check_platform(platform, ENRICH_PLATFORMS, "raw enrichment")
+        data = self._call(
+            "POST",
+            RAW_PATH,
+            json={"handle": handle, "platform": platform},
+            timeout=self._enrich_timeout,
+            policy=self._paid_policy,
+            what="enrich_raw",
+            cancel=cancel,
+        )
+        return _enrich_result(data, handle=handle, platform=platform, default_cost=0.03)
+
+    def enrich_many(
+        self,
+        items: Iterable[tuple[str, str]],
+        *,
+        max_concurrency: int | None = None,
+        **options: Any,
+    ) -> Iterator[tuple[tuple[str, str], EnrichResult | ConnectorError]]:
+        """Full-enrich many ``(handle, platform)`` items concurrently; see ``enrich_many``."""
+        from connector.enrich.concurrent import enrich_many
+
+        return enrich_many(self, items, max_concurrency=max_concurrency, **options)
+
+    def fetch_credits(self) -> CreditBalance:
+        """The account's balance; falls back once to the documented singular path on a 404."""
+        with self._lock:
+            paths = list(self._credits_paths)
+        data: Any = _MISSING
+        for path in paths:
+            data = self._call(
+                "GET", path, policy=self._policy, what="fetch_credits", missing_ok=True
+            )
+            if data is not _MISSING:
+                if path != paths[0]:
+                    with self._lock:
+                        self._credits_paths = [path, *(p for p in paths if p != path)]
+                break
+        if data is _MISSING:
+            raise RequestRejectedError(
+                f"influencers.club has no credits endpoint (404 on {' and '.join(paths)})"
+            )
+        return _parse(parse_credit_balance, data, "credits")
+
+    def create_batch(
+        self,
+        handles: Sequence[str],
+        platform: str,
+        *,
+        mode: str = "full",
+        email_required: str | None = None,
+        include_audience_data: bool | None = None,
+        include_lookalikes: bool | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> BatchInfo:
+        """Upload ``handles`` as a batch job (free to create; rows are billed as processed)."""
+        platform = check_platform(platform, BATCH_PLATFORMS, "batch enrichment")
+        if mode not in ("full", "raw"):
+            raise RequestRejectedError(f"batch mode {mode!r} is not supported (use full or raw)")
+        content = build_batch_csv(handles)
+        form = {
+            "enrichment_mode": mode,
+            "platform": platform,
+            "email_required": check_email_required(email_required or self.settings.email_required),
+        }
+        if mode == "full":
+            form["include_audience_data"] = _form_bool(
+                _pick(include_audience_data, self.settings.include_audience_data)
+            )
+            form["include_lookalikes"] = _form_bool(
+                _pick(include_lookalikes, self.settings.include_lookalikes)
+            )
+        if metadata is not None:
+            form["metadata"] = json.dumps(dict(metadata), default=str)
+        data = self._call(
+            "POST",
+            BATCH_PATH,
+            data=form,
+            files={"file": ("batch.csv", content, "text/csv")},
+            timeout=self._upload_timeout,
+            policy=self._create_policy,
+            what="create_batch",
+        )
+        return _parse(parse_batch_info, data, "create batch")
+
+    def fetch_batch_status(self, batch_id: str) -> BatchStatus:
+        """Progress of a batch job (free)."""
+        batch_id = check_segment(batch_id, "batch id")
+        data = self._call(
+            "GET", f"{BATCH_PATH}{batch_id}/status/", policy=self._policy, what="fetch_batch_status"
+        )
+        return _parse(lambda d: parse_batch_status(d, batch_id), data, "batch status")
+
+    def fetch_batch_results(self, batch_id: str) -> list[BatchRow]:
+        """The rows of a finished (or paused) batch, fetched as JSON."""
+        batch_id = check_segment(batch_id, "batch id")
+        data = self._call(
+            "GET",
+            f"{BATCH_PATH}{batch_id}/",
+            params={"format": "json"},
+            timeout=self._results_timeout,
+            policy=self._policy,
+            what="fetch_batch_results",
+        )
+        return _parse(parse_batch_rows, data, "batch results")
+
+    def resume_batch(self, batch_id: str) -> None:
+        """Resume a batch paused for insufficient credits (after a top-up)."""
+        batch_id = check_segment(batch_id, "batch id")
+        self._call(
+            "POST",
+            f"{BATCH_PATH}{batch_id}/resume/",
+            json={},
+            policy=self._policy,
+            what="resume_batch",
+        )
+
+    def discover(
+        self,
+        platform: str,
+        *,
+        filters: Mapping[str, Any],
+        sort_by: str = "relevancy",
+        sort_order: str = "desc",
+        page: int = 0,
+        limit: int = 50,
+    ) -> DiscoveryPage:
+        """One page of a creator search (0.01 credits per creator returned; pages are 0-based)."""
+        platform = check_platform(platform, DISCOVERY_PLATFORMS, "discovery")
+        check_discovery(
+            platform,
+            filters=filters,
+            sort_by=sort_by,
+            sort_order=sort_order,
+            page=page,
+            limit=limit,
+        )
+        body = {
+            "platform": platform,
+            "paging": {"limit": limit, "page": page},
+            "sort": {"sort_by": sort_by, "sort_order": sort_order},
+            "filters": dict(filters),
+        }
+        data = self._call(
+            "POST", DISCOVERY_PATH, json=body, policy=self._paid_policy, what="discover"
+        )
+        return _parse(parse_discovery_page, data, "discovery")
+
+    def iter_discover(
+        self,
+        platform: str,
+        *,
+        filters: Mapping[str, Any],
+        sort_by: str = "relevancy",
+        sort_order: str = "desc",
+        page_size: int = 50,
+        first_page: int = 0,
+        max_results: int | None = None,
+    ) -> Iterator[DiscoveryPage]:
+        """Page through a search until a short page, ``total``, ``max_results`` or 10,000."""
+        cap = MAX_DISCOVERY_RESULTS if max_results is None else min(max_results, 10_000)
+        limit = max(1, min(page_size, cap))
+        seen = 0
+        page = first_page
+        while seen < cap:
+            result = self.discover(
+                platform,
+                filters=filters,
+                sort_by=sort_by,
+                sort_order=sort_order,
+                page=page,
+                limit=limit,
+            )
+            accounts = result.accounts[: cap - seen]
+            seen += len(accounts)
+            if accounts:
+                yield DiscoveryPage(
+                    total=result.total,
+                    accounts=accounts,
+                    credits_cost=result.credits_cost,
+                    credits_left=result.credits_left,
+                )
+            if len(result.accounts) < limit or seen >= result.total:
+                return
+            page += 1
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> EnrichmentClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        policy: RetryPolicy,
+        what: str,
+        timeout: httpx.Timeout | None = None,
+        cancel: threading.Event | None = None,
+        missing_ok: bool = False,
+        **request: Any,
+    ) -> Any:
+        if not self._api_key:
+            raise AuthError("no influencers.club API key is configured", hint=_KEY_HINT)
+        headers = {"Authorization": f"Bearer {self._api_key}"}
+
+        def attempt() -> Any:
+            self._wait_for_turn(cancel)
+            try:
+                response = self._http.request(
+                    method, path, headers=headers, timeout=timeout or self._timeout, **request
+                )
+            except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+                raise translate_transport_error(exc) from exc
+            if missing_ok and response.status_code == 404:
+                return _MISSING
+            try:
+                classify_response(response)
+            except RateLimitedError as exc:
+                self._hold(exc.retry_after)
+                raise
+            return response.json() if response.content.strip() else None
+
+        return call_with_retries(
+            attempt, policy=policy, sleep=self._sleep, random=self._random, what=what
+        )
+
+    def _wait_for_turn(self, cancel: threading.Event | None) -> None:
+        with self._lock:
+            pause = self._hold_until - time.monotonic()
+        if pause > 0:
+            self._sleep(pause)
+        if cancel is None:
+            self.budget.acquire()
+            return
+        # Waiting on the event instead of sleeping lets a cancelled caller leave at once
+        # without taking (and wasting) a slot of the shared budget.
+        while not cancel.is_set():
+            if self.budget.try_acquire():
+                if cancel.is_set():
+                    break
+                return
+            cancel.wait(min(max(self.budget.wait_time(), 0.005), 0.25))
+        raise CallCancelledError("cancelled before sending")
+
+    def _hold(self, retry_after: float | None) -> None:
+        # One 429 pauses every thread of this client, not only the one that saw it.
+        if retry_after:
+            with self._lock:
+                until = time.monotonic() + min(retry_after, 60.0)
+                self._hold_until = max(self._hold_until, until)
+
+
+def build_rate_budget(settings: Settings) -> RateBudget:
+    """The account's request budget, paced smoothly and keyed by a hash of the API key."""
+    rpm = settings.influencers_club.requests_per_minute
+    step = math.gcd(rpm, 60)
+    return RateBudget(
+        build_storage(settings.rate_limit_storage),
+        limit=rpm // step,
+        per_seconds=60 // step,
+        key=get_budget_key(settings.influencers_club),
+    )
+
+
+def get_budget_key(settings: InfluencersClubSettings) -> str:
+    """``influencers_club:<hash>``: one key per account, never the key itself."""
+    key = _clean_key(settings.api_key.get_secret_value() if settings.api_key else "")
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16] if key else "no-key"
+    return f"influencers_club:{digest}"
+
+
+def build_enrichment_client(settings: Settings) -> EnrichmentClient:
+    """The production client for ``settings`` (the composition root calls this)."""
+    return EnrichmentClient(settings.influencers_club, budget=build_rate_budget(settings))
+
+
+def _enrich_result(data: Any, *, handle: str, platform: str, default_cost: float) -> EnrichResult:
+    if not isinstance(data, dict):
+        raise RequestRejectedError("influencers.club answered an enrichment without an object")
+    profile = data.get("result")
+    if not profile:
+        raise ProfileNotFoundError(f"no creator data returned for {platform}:{handle}")
+    if not isinstance(profile, dict):
+        raise RequestRejectedError("influencers.club answered an enrichment without a result")
+    left = data.get("trial_searches_left")
+    return EnrichResult(
+        profile=profile,
+        credits_cost=parse_float(data.get("credits_cost"), default_cost) or 0.0,
+        platform=platform,
+        handle=handle,
+        trial_searches_left=None if left is None else parse_int(left),
+    )
+
+
+def _parse(parser: Callable[[Any], Any], data: Any, what: str) -> Any:
+    try:
+        return parser(data)
+    except ValueError as exc:
+        raise RequestRejectedError(
+            f"influencers.club sent an unexpected {what} answer: {exc}"
+        ) from exc
+
+
+def _clean_key(key: str) -> str:
+    key = key.strip()
+    if key.lower().startswith("bearer "):
+        key = key[7:].strip()
+    return key
+
+
+def _pick(value: bool | None, default: bool) -> bool:
+    return default if value is None else bool(value)
+
+
+def _form_bool(value: bool) -> str:
+    return "true" if value else "false"

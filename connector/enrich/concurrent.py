@@ -1,0 +1,78 @@
+"""Enrich many handles at once: a bounded thread pool whose starts the rate budget paces."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any
+
+from connector.enrich.client import CallCancelledError, EnrichmentClient
+from connector.enrich.models import EnrichResult
+from connector.errors import ConnectorError, FatalError
+
+Item = tuple[str, str]
+Outcome = EnrichResult | ConnectorError
+_SKIPPED = object()
+
+
+def enrich_many(
+    client: EnrichmentClient,
+    items: Iterable[Item],
+    *,
+    max_concurrency: int | None = None,
+    **options: Any,
+) -> Iterator[tuple[Item, Outcome]]:
+    """Full-enrich ``(handle, platform)`` items, yielding ``(item, result or error)`` as each ends.
+
+    At most ``max_concurrency`` calls (default: the client's setting) are in flight; ``items``
+    is consumed lazily. Row-level errors and retryable errors that outlived their retries are
+    yielded for their item. After a ``FatalError`` (bad key, no credits) is yielded, no new call
+    is sent: calls already in flight finish and are yielded, items not yet sent are never
+    yielded, and the generator ends. ``options`` go to ``EnrichmentClient.enrich_full``.
+    """
+    workers = max_concurrency or client.max_concurrency
+    if workers < 1:
+        raise ValueError("max_concurrency must be at least 1")
+    stop = threading.Event()
+    source = iter(items)
+
+    def run(item: Item) -> Any:
+        if stop.is_set():
+            return _SKIPPED
+        try:
+            return client.enrich_full(item[0], item[1], cancel=stop, **options)
+        except CallCancelledError:
+            return _SKIPPED
+        except ConnectorError as exc:
+            return exc
+
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="enrich")
+    pending: dict[Future[Any], Item] = {}
+
+    def refill() -> None:
+        while not stop.is_set() and len(pending) < workers:
+            item = next(source, None)
+            if item is None:
+                return
+            pending[pool.submit(run, item)] = item
+
+    try:
+        refill()
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                item = pending.pop(future)
+                outcome = future.result()
+                if outcome is _SKIPPED:
+                    continue
+                if isinstance(outcome, FatalError):
+                    stop.set()
+                yield item, outcome
+            refill()
+    finally:
+        # Also reached when the consumer stops iterating early: queued calls must not start.
+        stop.set()
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=True)
