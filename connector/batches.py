@@ -35,7 +35,8 @@ def submit_batches(
     for start in range(0, len(unique), BATCH_MAX_ROWS):
         chunk = unique[start : start + BATCH_MAX_ROWS]
         batch = store.save_batch(
-            platform, settings.pipeline.mode,
+            platform,
+            settings.pipeline.mode,
             [BatchItem(platform, key.handle_key, value) for key, value in chunk],
             run_id=run_id,
         )
@@ -45,20 +46,33 @@ def submit_batches(
         store.set_work_batch(keys, batch.ref)
         try:
             info = services.enrichment.create_batch(
-                [value for _, value in chunk], platform, mode=settings.pipeline.mode,
+                [value for _, value in chunk],
+                platform,
+                mode=settings.pipeline.mode,
                 metadata={"connector_batch": batch.ref, "run_id": run_id},
             )
         except ConnectorError as exc:
             store.update_batch(batch.ref, status="failed", error=f"create failed: {exc}")
-            _fail_items(services, batch, f"batch could not be created: {exc}",
-                        retry=isinstance(exc, RetryableError))
+            _fail_items(
+                services,
+                batch,
+                f"batch could not be created: {exc}",
+                retry=isinstance(exc, RetryableError),
+            )
             if isinstance(exc, FatalError):
                 raise
             continue
         poll_every = timedelta(seconds=settings.pipeline.batch_poll_seconds)
         store.attach_batch_id(batch.ref, info.batch_id, next_poll_at=services.clock() + poll_every)
-        log.info("batch submitted", extra={"batch": info.batch_id, "platform": platform,
-                                           "rows": len(chunk), "run_id": run_id})
+        log.info(
+            "batch submitted",
+            extra={
+                "batch": info.batch_id,
+                "platform": platform,
+                "rows": len(chunk),
+                "run_id": run_id,
+            },
+        )
         submitted.append(batch)
     return submitted
 
@@ -81,9 +95,13 @@ def poll_batches(services: Services, report: CycleReport | None = None) -> int:
             store.update_batch(batch.ref, next_poll_at=services.clock() + poll_every)
             continue
         store.update_batch(
-            batch.ref, status=status.status, processed=status.processed_rows,
-            success=status.success_count, failed=status.failed_count,
-            credits_used=status.credits_used, last_polled_at=services.clock(),
+            batch.ref,
+            status=status.status,
+            processed=status.processed_rows,
+            success=status.success_count,
+            failed=status.failed_count,
+            credits_used=status.credits_used,
+            last_polled_at=services.clock(),
             next_poll_at=services.clock() + poll_every,
         )
         if status.status == "finished":
@@ -130,8 +148,10 @@ def _collect(services: Services, batch: Batch, report: CycleReport) -> set[Ledge
     if missing:
         leftover = [LedgerKey(batch.platform, k, batch.mode) for k in missing]
         _fail_keys(services, leftover, "no result in the batch output", retry=True)
-    log.info("batch collected", extra={"batch": batch.batch_id, "rows": len(rows),
-                                       "missing": len(missing)})
+    log.info(
+        "batch collected",
+        extra={"batch": batch.batch_id, "rows": len(rows), "missing": len(missing)},
+    )
     return {key for key, outcome, _, _ in results if outcome == "found"}
 
 
@@ -147,8 +167,13 @@ def _handle_paused(services: Services, batch: Batch, remaining: int) -> None:
     except ConnectorError as exc:
         log.warning("credit check failed", extra={"error": str(exc)})
         return
-    services.notify("batch_paused", batch_id=batch.batch_id, remaining=remaining,
-                    needed=remaining * price, balance=balance.available)
+    services.notify(
+        "batch_paused",
+        batch_id=batch.batch_id,
+        remaining=remaining,
+        needed=remaining * price,
+        balance=balance.available,
+    )
     if balance.available >= remaining * price:
         services.enrichment.resume_batch(batch.batch_id)
         _mark(services, items, Status.ENRICHING)
@@ -156,8 +181,10 @@ def _handle_paused(services: Services, batch: Batch, remaining: int) -> None:
 
 
 def _fail_items(services: Services, batch: Batch, reason: str, *, retry: bool) -> None:
-    keys = [LedgerKey(i.platform, i.handle_key, batch.mode)
-            for i in services.store.fetch_batch_items(batch.ref)]
+    keys = [
+        LedgerKey(i.platform, i.handle_key, batch.mode)
+        for i in services.store.fetch_batch_items(batch.ref)
+    ]
     services.store.mark_batch_collected(batch.ref)
     _fail_keys(services, keys, reason, retry=retry)
 

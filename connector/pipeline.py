@@ -94,19 +94,34 @@ def run_cycle(services: Services, source_name: str, *, dry_run: bool = False) ->
         store.finish_run(report.run_id, status="finished", stats=report.as_dict())
         return report
     if invalid:
-        store.enqueue_writes(source_name, [(u.key, _payload(u)) for u in invalid],
-                             run_id=report.run_id)
-    work = store.add_work([
-        NewWork(source=source_name, record_key=p.record.key, identity=p.record.identity,
-                key=p.key, handle_value=p.handle_value, location=p.record.location,
-                run_id=report.run_id, current=dict(p.record.current))
-        for p in parsed
-    ])
+        store.enqueue_writes(
+            source_name, [(u.key, _payload(u)) for u in invalid], run_id=report.run_id
+        )
+    work = store.add_work(
+        [
+            NewWork(
+                source=source_name,
+                record_key=p.record.key,
+                identity=p.record.identity,
+                key=p.key,
+                handle_value=p.handle_value,
+                location=p.record.location,
+                run_id=report.run_id,
+                current=dict(p.record.current),
+            )
+            for p in parsed
+        ]
+    )
     process_work(services, work, report)
     flush_outbox(services, source_name)
     status = "held" if report.held else "finished"
-    store.finish_run(report.run_id, status=status, stats=report.as_dict(),
-                     credits_spent=report.credits_spent, credits_saved=report.credits_saved)
+    store.finish_run(
+        report.run_id,
+        status=status,
+        stats=report.as_dict(),
+        credits_spent=report.credits_spent,
+        credits_saved=report.credits_saved,
+    )
     log.info("cycle done", extra={"source": source_name, **report.as_dict()})
     return report
 
@@ -120,13 +135,18 @@ def _parse_records(
         try:
             handle = parse_handle(record.handle_text, record.platform_text)
         except InvalidHandleError as exc:
-            invalid.append(RecordUpdate(
-                key=record.key, status=f"{Status.INVALID}: {exc.message}", error=str(exc),
-                handle_text=record.handle_text,
-            ))
+            invalid.append(
+                RecordUpdate(
+                    key=record.key,
+                    status=f"{Status.INVALID}: {exc.message}",
+                    error=str(exc),
+                    handle_text=record.handle_text,
+                )
+            )
             continue
-        parsed.append(Parsed(record, LedgerKey(handle.platform, handle.handle_key, mode),
-                             handle.value))
+        parsed.append(
+            Parsed(record, LedgerKey(handle.platform, handle.handle_key, mode), handle.value)
+        )
     return parsed, invalid
 
 
@@ -152,8 +172,13 @@ def process_work(services: Services, work: Sequence[WorkItem], report: CycleRepo
         store.set_work_state([w.id for w in pending], "held", error=hold.reason)
         report.held += len(pending)
         _mark(services, pending, hold.status)
-        services.notify("work_held", source=report.source, reason=hold.reason,
-                        quote=report.quote, run_id=report.run_id)
+        services.notify(
+            "work_held",
+            source=report.source,
+            reason=hold.reason,
+            quote=report.quote,
+            run_id=report.run_id,
+        )
         return
     lease = timedelta(seconds=settings.pipeline.reservation_lease)
     owned = store.reserve(misses, owner=services.worker_id, lease=lease)
@@ -168,8 +193,9 @@ def process_work(services: Services, work: Sequence[WorkItem], report: CycleRepo
             report.routes["batch"] += len(platform_keys)
             from connector.batches import submit_batches
 
-            submit_batches(services, platform, [(k, values[k]) for k in platform_keys],
-                           run_id=report.run_id)
+            submit_batches(
+                services, platform, [(k, values[k]) for k in platform_keys], run_id=report.run_id
+            )
         else:
             report.routes["single"] += len(platform_keys)
             _enrich_singles(services, [(k, values[k]) for k in platform_keys], report)
@@ -256,8 +282,9 @@ def _handle_fatal(
     else:
         store.set_work_state([w.id for w in items], "failed", error=str(error))
         _enqueue_status(services, items, Status.ERROR, str(error))
-    services.notify("fatal_error", source=report.source, error=str(error),
-                    kind=type(error).__name__)
+    services.notify(
+        "fatal_error", source=report.source, error=str(error), kind=type(error).__name__
+    )
 
 
 def deliver_key(services: Services, key: LedgerKey, report: CycleReport, *, paid: bool) -> None:
@@ -294,8 +321,9 @@ def deliver(
                     counted_payment.add(item.key)
                 else:
                     report.credits_saved += price
-            update, new_hashes = _build_update(services, mapping, item, entry,
-                                               hashes.get(item.identity, {}))
+            update, new_hashes = _build_update(
+                services, mapping, item, entry, hashes.get(item.identity, {})
+            )
             writes.append((item.record_key, _payload(update, item.identity, new_hashes)))
         store.enqueue_writes(source_name, writes, run_id=report.run_id)
         store.set_work_state([w.id for w in source_items], "done")
@@ -310,15 +338,28 @@ def _build_update(
 ) -> tuple[RecordUpdate, dict[str, str]]:
     now = services.clock()
     if entry.outcome != "found" or entry.profile is None:
-        return RecordUpdate(key=item.record_key, status=Status.NOT_FOUND, error="",
-                            enriched_at=now, handle_text=item.handle_value), {}
+        return RecordUpdate(
+            key=item.record_key,
+            status=Status.NOT_FOUND,
+            error="",
+            enriched_at=now,
+            handle_text=item.handle_value,
+        ), {}
     result = apply_mapping(
-        mapping, entry.profile, platform=item.key.platform, current=item.current,
-        last_hashes=last_hashes, context=services.transform_context(item),
+        mapping,
+        entry.profile,
+        platform=item.key.platform,
+        current=item.current,
+        last_hashes=last_hashes,
+        context=services.transform_context(item),
     )
     update = RecordUpdate(
-        key=item.record_key, status=Status.ENRICHED, values=result.changes,
-        error="; ".join(result.errors), enriched_at=now, handle_text=item.handle_value,
+        key=item.record_key,
+        status=Status.ENRICHED,
+        values=result.changes,
+        error="; ".join(result.errors),
+        enriched_at=now,
+        handle_text=item.handle_value,
     )
     return update, dict(result.hashes)
 
@@ -343,7 +384,9 @@ def _update_from_payload(payload: dict[str, Any]) -> RecordUpdate:
 
     stamp = payload.get("enriched_at")
     return RecordUpdate(
-        key=payload["key"], status=payload["status"], values=payload.get("values") or {},
+        key=payload["key"],
+        status=payload["status"],
+        values=payload.get("values") or {},
         error=payload.get("error") or "",
         enriched_at=datetime.fromisoformat(stamp) if stamp else None,
         handle_text=payload.get("handle_text"),
@@ -359,17 +402,18 @@ def _mark(services: Services, items: Sequence[WorkItem], status: str, error: str
             services.get_source(source_name).mark(keys, status, error)
         except ConnectorError as exc:
             # Interim statuses are a courtesy; the final write goes through the outbox.
-            log.warning("could not mark records", extra={"source": source_name,
-                                                         "status": status, "error": str(exc)})
+            log.warning(
+                "could not mark records",
+                extra={"source": source_name, "status": status, "error": str(exc)},
+            )
 
 
-def _enqueue_status(
-    services: Services, items: Sequence[WorkItem], status: str, error: str
-) -> None:
+def _enqueue_status(services: Services, items: Sequence[WorkItem], status: str, error: str) -> None:
     by_source: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
     for item in items:
-        update = RecordUpdate(key=item.record_key, status=status, error=error,
-                              handle_text=item.handle_value)
+        update = RecordUpdate(
+            key=item.record_key, status=status, error=error, handle_text=item.handle_value
+        )
         by_source[item.source].append((item.record_key, _payload(update, item.identity)))
     for source_name, writes in by_source.items():
         services.store.enqueue_writes(source_name, writes)
@@ -410,21 +454,24 @@ def flush_outbox(services: Services, source_name: str | None = None) -> int:
         except ConnectorError as exc:
             for entry in entries:
                 delay = min(3600.0, 30.0 * 2 ** min(entry.attempts, 7))
-                store.mark_write_failed(entry.id, str(exc),
-                                        retry_at=services.clock() + timedelta(seconds=delay))
-            log.warning("write-back failed", extra={"source": name, "error": str(exc),
-                                                    "records": len(entries)})
+                store.mark_write_failed(
+                    entry.id, str(exc), retry_at=services.clock() + timedelta(seconds=delay)
+                )
+            log.warning(
+                "write-back failed",
+                extra={"source": name, "error": str(exc), "records": len(entries)},
+            )
             continue
         done_keys = set(result.written) | set(result.missing) | set(result.failed)
         for entry in entries:
             if entry.record_key in result.written and entry.payload.get("hashes"):
-                store.save_written_hashes(name, entry.payload["identity"],
-                                          entry.payload["hashes"])
+                store.save_written_hashes(name, entry.payload["identity"], entry.payload["hashes"])
         store.mark_writes_done([e.id for e in entries if e.record_key in done_keys])
         written += len(result.written)
         for key, reason in result.failed.items():
-            log.warning("record write failed", extra={"source": name, "record": key,
-                                                      "error": reason})
+            log.warning(
+                "record write failed", extra={"source": name, "record": key, "error": reason}
+            )
     return written
 
 
@@ -441,9 +488,13 @@ def release_held(services: Services) -> list[CycleReport]:
         store.set_work_state([w.id for w in items], "waiting")
         process_work(services, store.fetch_work_by_ids([w.id for w in items]), report)
         if not report.held and run_id is not None:
-            store.finish_run(run_id, status="finished", stats=report.as_dict(),
-                             credits_spent=report.credits_spent,
-                             credits_saved=report.credits_saved)
+            store.finish_run(
+                run_id,
+                status="finished",
+                stats=report.as_dict(),
+                credits_spent=report.credits_spent,
+                credits_saved=report.credits_saved,
+            )
         reports.append(report)
     if reports:
         flush_outbox(services)

@@ -30,26 +30,44 @@ def check_spend(services: Services, quote: float, *, run_id: str | None) -> Hold
     pipeline = services.settings.pipeline
     store = services.store
     approved = run_id is not None and store.is_run_approved(run_id)
-    if pipeline.max_credits_per_run is not None and quote > pipeline.max_credits_per_run:
-        if not approved:
-            return _hold(services, run_id, quote, Status.AWAITING_APPROVAL,
-                         f"costs {quote:g} credits, over max_credits_per_run "
-                         f"({pipeline.max_credits_per_run:g}); approve with "
-                         f"`connector approve {run_id}`", "awaiting_approval")
+    cap = pipeline.max_credits_per_run
+    if cap is not None and quote > cap and not approved:
+        return _hold(
+            services,
+            run_id,
+            quote,
+            Status.AWAITING_APPROVAL,
+            f"costs {quote:g} credits, over max_credits_per_run ({cap:g}); "
+            f"approve with `connector approve {run_id}`",
+            "awaiting_approval",
+        )
     if pipeline.approval_over is not None and quote > pipeline.approval_over and not approved:
-        return _hold(services, run_id, quote, Status.AWAITING_APPROVAL,
-                     f"costs {quote:g} credits, over approval_over ({pipeline.approval_over:g}); "
-                     f"approve with `connector approve {run_id}`", "awaiting_approval")
+        return _hold(
+            services,
+            run_id,
+            quote,
+            Status.AWAITING_APPROVAL,
+            f"costs {quote:g} credits, over approval_over ({pipeline.approval_over:g}); "
+            f"approve with `connector approve {run_id}`",
+            "awaiting_approval",
+        )
     try:
         balance = services.enrichment.fetch_credits()
     except ConnectorError as exc:
         # Fail closed: without a balance there is no way to know the work can be paid.
-        return _hold(services, run_id, quote, Status.AWAITING_CREDITS,
-                     f"balance unavailable: {exc}", "held")
+        return _hold(
+            services, run_id, quote, Status.AWAITING_CREDITS, f"balance unavailable: {exc}", "held"
+        )
     store.save_credit_snapshot(balance.available, balance.used)
     if balance.available < quote:
-        return _hold(services, run_id, quote, Status.AWAITING_CREDITS,
-                     f"needs {quote:g} credits, balance is {balance.available:g}", "held")
+        return _hold(
+            services,
+            run_id,
+            quote,
+            Status.AWAITING_CREDITS,
+            f"needs {quote:g} credits, balance is {balance.available:g}",
+            "held",
+        )
     return None
 
 

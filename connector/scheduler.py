@@ -73,8 +73,16 @@ def build_scheduler(services: Services) -> BlockingScheduler:
     now = datetime.now(UTC)
 
     def add(func: Any, job_id: str, seconds: float, *args: Any) -> None:
-        scheduler.add_job(func, "interval", seconds=seconds, args=[services, *args], id=job_id,
-                          name=job_id, next_run_time=now, replace_existing=True)
+        scheduler.add_job(
+            func,
+            "interval",
+            seconds=seconds,
+            args=[services, *args],
+            id=job_id,
+            name=job_id,
+            next_run_time=now,
+            replace_existing=True,
+        )
 
     for name in services.source_names:
         add(poll_source, f"poll:{name}", settings.get_source(name).poll_interval, name)
@@ -114,8 +122,10 @@ def run_worker(services: Services) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    log.info("worker started", extra={"worker": services.worker_id,
-                                      "sources": ",".join(services.source_names)})
+    log.info(
+        "worker started",
+        extra={"worker": services.worker_id, "sources": ",".join(services.source_names)},
+    )
     scheduler.start()
     for thread in stopper:
         thread.join()

@@ -1,0 +1,142 @@
+"""``connector run``, ``worker`` and ``approve``: the pipeline's entry points."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from contextlib import nullcontext
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from connector.cli.context import get_context, handle_errors
+from connector.errors import ConfigError
+
+SUMMARY_COLUMNS = (
+    "records",
+    "invalid",
+    "duplicates",
+    "cached",
+    "enriched",
+    "not_found",
+    "waiting",
+    "held",
+    "errors",
+    "credits_spent",
+    "credits_saved",
+)
+
+
+@click.command("run")
+@click.option("--once", is_flag=True, required=True, help="Run every source once, then exit.")
+@click.option("--source", "source_names", multiple=True, help="Only this source (repeatable).")
+@click.option("--dry-run", is_flag=True, help="Show the plan and cost; write and pay nothing.")
+@click.option("--no-wait", is_flag=True, help="Leave running batches to the worker.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@handle_errors
+def run_command(
+    once: bool, source_names: tuple[str, ...], dry_run: bool, no_wait: bool, as_json: bool
+) -> None:
+    """Run sources once: fetch pending records, enrich, write back, wait for batches."""
+    from connector.batches import poll_batches
+    from connector.pipeline import CycleReport, deliver_ready, flush_outbox, run_cycle
+    from connector.plan import render_plan
+    from connector.services import build_services
+
+    settings = get_context().settings()
+    names = list(source_names) or [s.name for s in settings.sources if s.enabled]
+    if not names:
+        raise ConfigError(["no sources configured (add one under `sources:`)"])
+    for name in names:
+        settings.get_source(name)
+    services = build_services(settings)
+    console = Console(stderr=True)
+    reports: list[CycleReport] = []
+    try:
+        status = console.status("running sources…") if console.is_terminal else nullcontext()
+        with status:
+            for name in names:
+                click.echo(f"source {name}: fetching pending records", err=True)
+                reports.append(run_cycle(services, name, dry_run=dry_run))
+        if dry_run:
+            for report in reports:
+                render_plan(report, Console())
+        elif not no_wait:
+            tail = CycleReport(source="batches")
+            while services.store.fetch_open_batches():
+                poll_batches(services, tail)
+                deliver_ready(services, report=tail)
+                flush_outbox(services)
+                if services.store.fetch_open_batches():
+                    open_batches = services.store.fetch_open_batches()
+                    click.echo(f"waiting for {len(open_batches)} batch(es)…", err=True)
+                    time.sleep(min(settings.pipeline.batch_poll_seconds, 5.0))
+            flush_outbox(services)
+            if tail.enriched or tail.not_found:
+                reports.append(tail)
+    finally:
+        services.close()
+    _print_summary(reports, as_json)
+    if any(r.error or r.errors for r in reports):
+        sys.exit(1)
+
+
+def _print_summary(reports: list, as_json: bool) -> None:  # type: ignore[type-arg]
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in reports], default=str))
+        return
+    table = Table(title="run summary")
+    table.add_column("source")
+    for column in SUMMARY_COLUMNS:
+        table.add_column(column.replace("_", " "), justify="right")
+    table.add_column("error")
+    for report in reports:
+        values = [report.source] + [_fmt(getattr(report, c)) for c in SUMMARY_COLUMNS]
+        table.add_row(*values, report.error or "")
+    Console().print(table)
+
+
+def _fmt(value: object) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+@click.command("worker")
+@handle_errors
+def worker_command() -> None:
+    """Run the scheduler: source polls, batches, outbox, credit checks, saved searches."""
+    from connector.scheduler import run_worker
+    from connector.services import build_services
+
+    services = build_services(get_context().settings())
+    try:
+        run_worker(services)
+    finally:
+        services.close()
+
+
+@click.command("approve")
+@click.argument("run_id")
+@handle_errors
+def approve_command(run_id: str) -> None:
+    """Release a run held for approval; the worker picks its records up."""
+    from connector.pipeline import release_held
+    from connector.services import build_services
+
+    services = build_services(get_context().settings())
+    try:
+        if not services.store.approve_run(run_id):
+            raise ConfigError(
+                [
+                    f"no run {run_id!r} is waiting for approval "
+                    "(see `connector credits` or the dashboard)"
+                ]
+            )
+        click.echo(f"run {run_id} approved")
+        release_held(services)
+    finally:
+        services.close()
+
+
+COMMANDS = [run_command, worker_command, approve_command]

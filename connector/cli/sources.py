@@ -1,0 +1,51 @@
+"""``connector sources check``: access, headers/properties and mapping lint for every source."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from connector.cli.context import get_context, handle_errors
+from connector.errors import ConnectorError
+
+
+@click.group("sources")
+def sources_group() -> None:
+    """Inspect the configured sheets and HubSpot lists."""
+
+
+@sources_group.command("check")
+@click.option("--source", "source_names", multiple=True, help="Only this source (repeatable).")
+@handle_errors
+def check_command(source_names: tuple[str, ...]) -> None:
+    """Verify every source can be read and written and its mapping fits; exit 1 on problems."""
+    from connector.services import build_services
+
+    settings = get_context().settings()
+    names = list(source_names) or [s.name for s in settings.sources]
+    if not names:
+        click.echo("no sources configured")
+        return
+    services = build_services(settings)
+    failed = False
+    try:
+        for name in names:
+            try:
+                problems = services.get_source(name).check()
+            except ConnectorError as exc:
+                problems = [str(exc)]
+            if problems:
+                failed = True
+                click.echo(f"✗ {name}")
+                for problem in problems:
+                    click.echo(f"    - {problem}")
+            else:
+                click.echo(f"✓ {name}")
+    finally:
+        services.close()
+    if failed:
+        sys.exit(1)
+
+
+COMMANDS = [sources_group]

@@ -1,0 +1,158 @@
+"""The pipeline end to end on the sandboxes: never pay twice, routes, holds, dry runs, writes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connector.batches import poll_batches
+from connector.pipeline import deliver_ready, flush_outbox, release_held, run_cycle
+from connector.sandbox.stack import SandboxStack
+from connector.services import Services, build_services
+
+
+@pytest.fixture
+def stack() -> Iterator[SandboxStack]:
+    with SandboxStack(balance=1000.0, ic_config={"not_found_rate": 0.0}) as running:
+        yield running
+
+
+def sheet_source(key: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "name": "leads",
+        "type": "sheets",
+        "spreadsheet": key,
+        "platform_column": "Platform",
+        **extra,
+    }
+
+
+def hubspot_source(list_id: str, **extra: Any) -> dict[str, Any]:
+    return {"name": "crm", "type": "hubspot", "list": list_id, "platform": "instagram", **extra}
+
+
+def build(
+    stack: SandboxStack, tmp_path: Path, sources: list[dict[str, Any]], **overrides: Any
+) -> Services:
+    settings = stack.build_settings(
+        data_dir=tmp_path, sources=sources, media={"backend": "none"}, **overrides
+    )
+    return build_services(settings)
+
+
+def finish_batches(services: Services) -> None:
+    for _ in range(100):
+        if not services.store.fetch_open_batches():
+            break
+        poll_batches(services)
+        deliver_ready(services)
+        flush_outbox(services)
+        import time
+
+        time.sleep(0.2)
+    flush_outbox(services)
+
+
+def sheet_rows(stack: SandboxStack, key: str) -> list[dict[str, Any]]:
+    values = stack.sheets.get_values(key, "Sheet1")
+    header = [str(h) for h in values[0]]
+    return [
+        dict(zip(header, row + [""] * (len(header) - len(row)), strict=False)) for row in values[1:]
+    ]
+
+
+def test_sheet_rows_are_enriched_once_per_creator(stack: SandboxStack, tmp_path: Path) -> None:
+    key = stack.seed_sheet(
+        [
+            ["@found_alice", "instagram", ""],
+            ["https://www.instagram.com/found_alice/", "", ""],
+            ["found_bob", "tiktok", ""],
+            ["notfound_carl", "instagram", ""],
+            ["n/a", "instagram", ""],
+        ]
+    )
+    services = build(stack, tmp_path, [sheet_source(key)])
+    try:
+        report = run_cycle(services, "leads")
+    finally:
+        services.close()
+    assert report.records == 5
+    assert report.invalid == 1
+    assert report.duplicates == 1
+    assert report.credits_spent == 2.0
+    assert report.credits_saved == 1.0
+    stats = stack.ic.stats()
+    assert stats["credits_charged"] == 2.0
+    assert all(count == 1 for count in stats["charges"].values())
+    rows = sheet_rows(stack, key)
+    statuses = [r["IC Status"] for r in rows]
+    assert statuses[:3] == ["enriched", "enriched", "enriched"]
+    assert statuses[3] == "not found"
+    assert statuses[4].startswith("invalid handle")
+
+
+def test_second_cycle_and_second_source_reuse_the_ledger(
+    stack: SandboxStack, tmp_path: Path
+) -> None:
+    key = stack.seed_sheet([["found_dana", "instagram", ""]])
+    list_id = stack.seed_hubspot_list(["found_dana", "found_erin"])
+    services = build(stack, tmp_path, [sheet_source(key), hubspot_source(list_id)])
+    try:
+        run_cycle(services, "leads")
+        report = run_cycle(services, "crm")
+    finally:
+        services.close()
+    assert report.credits_spent == 1.0
+    assert report.credits_saved == 1.0
+    assert stack.ic.stats()["credits_charged"] == 2.0
+
+
+def test_dry_run_writes_nothing_and_pays_nothing(stack: SandboxStack, tmp_path: Path) -> None:
+    key = stack.seed_sheet([["found_frank", "instagram", ""], ["bad handle", "instagram", ""]])
+    services = build(stack, tmp_path, [sheet_source(key)])
+    stack.sheets.reset_stats()
+    try:
+        report = run_cycle(services, "leads", dry_run=True)
+    finally:
+        services.close()
+    assert report.quote == 1.0
+    assert report.invalid == 1
+    assert stack.sheets.stats()["sheets_writes"] == 0
+    assert stack.ic.stats()["credits_charged"] == 0
+    assert any(row["kind"] == "enrich" for row in report.plan)
+
+
+def test_many_handles_go_to_one_batch(stack: SandboxStack, tmp_path: Path) -> None:
+    stack.ic.configure(batch_rows_per_second=500, batch_queued_seconds=0.1)
+    handles = [f"found_batch{i}" for i in range(60)]
+    list_id = stack.seed_hubspot_list(handles + handles[:5])
+    services = build(stack, tmp_path, [hubspot_source(list_id)], pipeline={"batch_threshold": 50})
+    try:
+        report = run_cycle(services, "crm")
+        assert report.routes["batch"] == 60
+        finish_batches(services)
+    finally:
+        services.close()
+    stats = stack.ic.stats()
+    assert stats["requests_by_endpoint"].get("batch_create") == 1
+    assert stats["credits_charged"] == 60.0
+
+
+def test_work_beyond_the_balance_is_held_then_released(stack: SandboxStack, tmp_path: Path) -> None:
+    stack.ic.set_balance(1.0)
+    key = stack.seed_sheet([["found_gina", "instagram", ""], ["found_hank", "instagram", ""]])
+    services = build(stack, tmp_path, [sheet_source(key)])
+    try:
+        report = run_cycle(services, "leads")
+        assert report.held == 2
+        assert stack.ic.stats()["credits_charged"] == 0
+        assert [r["IC Status"].split(" ")[0] for r in sheet_rows(stack, key)] == ["awaiting"] * 2
+        stack.ic.set_balance(10.0)
+        release_held(services)
+    finally:
+        services.close()
+    assert stack.ic.stats()["credits_charged"] == 2.0
+    assert [r["IC Status"] for r in sheet_rows(stack, key)] == ["enriched", "enriched"]
