@@ -352,6 +352,7 @@ def _build_update(
         current=item.current,
         last_hashes=last_hashes,
         context=services.transform_context(item),
+        meta={"enriched_at": now, "now": now, "handle": item.handle_value},
     )
     update = RecordUpdate(
         key=item.record_key,

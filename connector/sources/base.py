@@ -21,8 +21,16 @@ class Status:
     ERROR = "error"
     RETRY = "retry"
 
-    ALL = (QUEUED, ENRICHING, ENRICHED, NOT_FOUND, INVALID, AWAITING_CREDITS,
-           AWAITING_APPROVAL, ERROR)
+    ALL = (
+        QUEUED,
+        ENRICHING,
+        ENRICHED,
+        NOT_FOUND,
+        INVALID,
+        AWAITING_CREDITS,
+        AWAITING_APPROVAL,
+        ERROR,
+    )
 
 
 @dataclass(frozen=True)
