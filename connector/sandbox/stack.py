@@ -32,6 +32,7 @@ class SandboxStack:
         )
         self.hubspot = HubSpotSandbox(limit=hubspot_limit)
         self._service_account: dict[str, Any] | None = None
+        self.contact_ids: dict[str, list[str]] = {}
 
     def start(self) -> SandboxStack:
         """Start every emulator."""
@@ -93,7 +94,9 @@ class SandboxStack:
                 contact[platform_property] = platforms[i % len(platforms)]
             contacts.append(contact)
         ids = self.hubspot.create_contacts(contacts)
-        return self.hubspot.create_list(name, member_ids=ids)
+        list_id = self.hubspot.create_list(name, member_ids=ids)
+        self.contact_ids[list_id] = ids
+        return list_id
 
     def settings_data(
         self,

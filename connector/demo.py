@@ -1,0 +1,412 @@
+"""The embedded demo: every sandbox, a seeded sheet and HubSpot list, a worker and the web app."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn
+from rich.table import Table
+
+from connector.sandbox.receivers import SlackReceiver, WebhookReceiver
+from connector.sandbox.server import LoopbackServer
+from connector.sandbox.stack import SandboxStack
+
+FINAL_PREFIXES = ("enriched", "not found", "invalid handle", "error")
+ALERT_SECRET = "whsec_" + "ZGVtby1zZWNyZXQtZm9yLXNpZ25lZC13ZWJob29rcw=="
+PICTURE_COLUMN = "Profile Picture"
+
+SHEET_ROWS: list[list[str]] = [
+    ["@found_ana.fit", "instagram"],
+    ["https://www.instagram.com/found_ben.travel/", ""],
+    ["found_cara_cooks", "Instagram"],
+    ["instagram.com/found_ana.fit?utm_source=ig_web", ""],
+    ["https://www.tiktok.com/@found_dan.dance", ""],
+    ["@found_eve.comedy", "TikTok"],
+    ["https://www.youtube.com/@FoundFitChannel", ""],
+    ["https://x.com/found_gus", ""],
+    ["@found_gus", "X"],
+    ["https://www.twitch.tv/found_hal_plays", ""],
+    ["notfound_ivy", "instagram"],
+    ["ghost_jack", "tiktok"],
+    ["n/a", "instagram"],
+    ["two words", "instagram"],
+    ["https://www.instagram.com/p/Cabc123/", ""],
+    ["jane,john", "instagram"],
+    *[[f"found_crm_{i:03d}", "instagram"] for i in range(0, 12)],
+    *[
+        [f"@found_sheet_{i:02d}", p]
+        for i, p in zip(range(12), ["instagram", "tiktok", "youtube", "twitter"] * 3, strict=True)
+    ],
+]
+HUBSPOT_HANDLES = [f"found_crm_{i:03d}" for i in range(290)] + [
+    f"notfound_crm_{i}" for i in range(10)
+]
+
+
+@dataclass
+class DemoSummary:
+    """The figures the demo ends with (also printed as one JSON line with ``--json``)."""
+
+    rows_enriched: int = 0
+    not_found: int = 0
+    invalid: int = 0
+    errors: int = 0
+    credits_spent: float = 0.0
+    unique_found: int = 0
+    credits_saved: float = 0.0
+    discovered: int = 0
+    discovery_credits: float = 0.0
+    alerts_sent: int = 0
+    api_calls: dict[str, int] = field(default_factory=dict)
+    pictures_rehosted: int = 0
+    pictures_serving_after_expiry: int = 0
+    dashboard_url: str = ""
+    dashboard_token: str = ""
+    wall_seconds: float = 0.0
+    finished: bool = False
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def build_demo_settings(
+    stack: SandboxStack,
+    *,
+    data_dir: Path,
+    sheet_key: str,
+    list_id: str,
+    slack_url: str,
+    webhook_url: str,
+    web_url: str,
+    token: str,
+) -> dict[str, Any]:
+    """The demo's settings: sources, alerts, a saved search and compressed timings."""
+    sources = [
+        {
+            "name": "leads",
+            "type": "sheets",
+            "spreadsheet": sheet_key,
+            "platform_column": "Platform",
+            "poll_interval": 2,
+            "reconcile_every": 10,
+        },
+        {
+            "name": "crm",
+            "type": "hubspot",
+            "list": list_id,
+            "platform": "instagram",
+            "handle_property": "instagram_handle",
+            "poll_interval": 3,
+        },
+    ]
+    return stack.settings_data(
+        data_dir=data_dir,
+        sources=sources,
+        public_base_url=web_url,
+        pipeline={"batch_poll_seconds": 1, "outbox_flush_every": 2},
+        credits={
+            "check_every": 3,
+            "min_history": 0,
+            "low_balance": [{"level": "warn", "below": 500}, {"level": "critical", "below": 100}],
+        },
+        alerts={
+            "channels": [
+                {"type": "slack", "webhook_url": slack_url},
+                {"type": "webhook", "url": webhook_url, "secret": ALERT_SECRET},
+            ]
+        },
+        web={"auth_token": token},
+        media={"backend": "local"},
+        discovery={
+            "searches": [
+                {
+                    "name": "fitness-tiktok",
+                    "platform": "tiktok",
+                    "filters": {"number_of_followers": {"min": 10000, "max": 100000}},
+                    "sort_by": "number_of_followers",
+                    "target": 15,
+                    "page_size": 10,
+                    "every": 3600,
+                    "destination": "leads",
+                }
+            ]
+        },
+    )
+
+
+@contextmanager
+def _worker(config_path: Path, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "connector", "--config", str(config_path), "worker"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+def _statuses(stack: SandboxStack, sheet_key: str, contact_ids: list[str]) -> list[str]:
+    values = stack.sheets.get_values(sheet_key, "Sheet1")
+    header = [str(h).strip().lower() for h in values[0]] if values else []
+    column = header.index("ic status") if "ic status" in header else None
+    sheet = [
+        str(row[column]) if column is not None and column < len(row) else "" for row in values[1:]
+    ]
+    crm = [str(stack.hubspot.get_contact(cid).get("ic_status") or "") for cid in contact_ids]
+    return sheet + crm
+
+
+def _is_final(status: str) -> bool:
+    return status.startswith(FINAL_PREFIXES)
+
+
+def run_demo(
+    *,
+    keep_running: bool = False,
+    console: Console | None = None,
+    data_dir: Path | None = None,
+    timeout: float = 90.0,
+) -> DemoSummary:
+    """Run the whole product on the sandboxes and return the summary."""
+    console = console or Console(stderr=True)
+    started = time.monotonic()
+    summary = DemoSummary()
+    work_dir = Path(data_dir or tempfile.mkdtemp(prefix="connector-demo-"))
+    work_dir.mkdir(parents=True, exist_ok=True)
+    ic_config = {
+        "latency": 0.05,
+        "jitter": 0.05,
+        "not_found_rate": 0.0,
+        "batch_rows_per_second": 400,
+        "batch_queued_seconds": 0.3,
+        "image_lifetime": 25,
+    }
+    with ExitStack() as stack_ctx:
+        stack = stack_ctx.enter_context(SandboxStack(balance=650.0, ic_config=ic_config))
+        slack = stack_ctx.enter_context(SlackReceiver())
+        hook = stack_ctx.enter_context(WebhookReceiver(secret=ALERT_SECRET))
+        console.print(
+            f"sandboxes up: influencers.club {stack.ic.url} · sheets {stack.sheets.url}"
+            f" · hubspot {stack.hubspot.url}"
+        )
+        sheet_key = stack.seed_sheet([[h, p, ""] for h, p in SHEET_ROWS])
+        list_id = stack.seed_hubspot_list(HUBSPOT_HANDLES)
+        contact_ids = stack.contact_ids[list_id]
+        port = _free_port()
+        web_url = f"http://127.0.0.1:{port}"
+        token = secrets.token_urlsafe(16)
+        data = build_demo_settings(
+            stack,
+            data_dir=work_dir / "data",
+            sheet_key=sheet_key,
+            list_id=list_id,
+            slack_url=slack.url + "/services/demo",
+            webhook_url=hook.url + "/hooks/credits",
+            web_url=web_url,
+            token=token,
+        )
+        config_path = work_dir / "connector.yaml"
+        config_path.write_text(yaml.safe_dump(data, sort_keys=False))
+        console.print(
+            f"seeded a sheet of {len(SHEET_ROWS)} rows and a HubSpot list of "
+            f"{len(HUBSPOT_HANDLES)} contacts; config {config_path}"
+        )
+
+        from connector.config import load_settings
+        from connector.web import create_app
+
+        settings = load_settings(config_path, environ={})
+        app = create_app(settings)
+        stack_ctx.enter_context(LoopbackServer(app, port=port))
+        summary.dashboard_url = f"{web_url}/?token={token}"
+        summary.dashboard_token = token
+        worker = stack_ctx.enter_context(_worker(config_path, work_dir / "worker.log"))
+        console.print(
+            f"worker pid {worker.pid} (log {work_dir / 'worker.log'}); dashboard "
+            f"{summary.dashboard_url}"
+        )
+        summary.finished = _wait_for_rows(
+            stack, sheet_key, contact_ids, console, worker, timeout=timeout
+        )
+        _wait_for_alerts(slack, hook, timeout=15)
+        _check_pictures(stack, sheet_key, summary, console)
+        _collect(summary, stack, sheet_key, contact_ids, slack, hook, settings)
+        summary.wall_seconds = round(time.monotonic() - started, 1)
+        print_summary(summary, console)
+        if keep_running:
+            console.print("everything keeps running; press Ctrl-C to stop")
+            try:
+                while worker.poll() is None:
+                    time.sleep(1)
+            except KeyboardInterrupt:
+                console.print("stopping…")
+    return summary
+
+
+def _wait_for_rows(
+    stack: SandboxStack,
+    sheet_key: str,
+    contact_ids: list[str],
+    console: Console,
+    worker: subprocess.Popen[bytes],
+    *,
+    timeout: float,
+) -> bool:
+    deadline = time.monotonic() + timeout
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        console=console,
+        disable=not console.is_terminal,
+    )
+    with progress:
+        task = progress.add_task("records with a final status", total=1)
+        last_line = 0.0
+        while time.monotonic() < deadline:
+            statuses = _statuses(stack, sheet_key, contact_ids)
+            done = sum(1 for s in statuses if _is_final(s))
+            progress.update(task, total=len(statuses), completed=done)
+            if not console.is_terminal and time.monotonic() - last_line > 3:
+                console.print(f"{done}/{len(statuses)} records final")
+                last_line = time.monotonic()
+            if done == len(statuses):
+                return True
+            if worker.poll() is not None:
+                console.print(f"[red]the worker exited with code {worker.returncode}[/red]")
+                return False
+            time.sleep(0.5)
+    return False
+
+
+def _wait_for_alerts(slack: SlackReceiver, hook: WebhookReceiver, *, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if slack.messages() and hook.messages():
+            return
+        time.sleep(0.5)
+
+
+def _check_pictures(
+    stack: SandboxStack, sheet_key: str, summary: DemoSummary, console: Console
+) -> None:
+    values = stack.sheets.get_values(sheet_key, "Sheet1")
+    header = [str(h).strip() for h in values[0]]
+    if PICTURE_COLUMN not in header:
+        return
+    column = header.index(PICTURE_COLUMN)
+    urls = [str(row[column]) for row in values[1:] if column < len(row) and row[column]]
+    summary.pictures_rehosted = len(urls)
+    lifetime = float(stack.ic.stats().get("image_lifetime", 25) or 25)
+    console.print(f"waiting for the sandbox's signed picture URLs to expire ({lifetime:g} s)…")
+    time.sleep(max(0.0, lifetime + 1 - _elapsed_since_first_enrich(stack)))
+    with httpx.Client(timeout=10) as client:
+        summary.pictures_serving_after_expiry = sum(
+            1 for url in urls if client.get(url).status_code == 200
+        )
+
+
+def _elapsed_since_first_enrich(stack: SandboxStack) -> float:
+    requests = [r for r in stack.ic.requests() if "enrich" in str(r.get("path", ""))]
+    return time.time() - float(requests[0]["t"]) if requests else 0.0
+
+
+def _collect(
+    summary: DemoSummary,
+    stack: SandboxStack,
+    sheet_key: str,
+    contact_ids: list[str],
+    slack: SlackReceiver,
+    hook: WebhookReceiver,
+    settings: Any,
+) -> None:
+    statuses = _statuses(stack, sheet_key, contact_ids)
+    summary.rows_enriched = sum(1 for s in statuses if s.startswith("enriched"))
+    summary.not_found = sum(1 for s in statuses if s.startswith("not found"))
+    summary.invalid = sum(1 for s in statuses if s.startswith("invalid handle"))
+    summary.errors = sum(1 for s in statuses if s.startswith("error"))
+    ic = stack.ic.stats()
+    summary.discovery_credits = round(float(ic.get("discovery_credits", 0.0)), 2)
+    summary.discovered = sum(int(n) for n in ic.get("discovery_charges", {}).values())
+    summary.credits_spent = round(float(ic["credits_charged"]) - summary.discovery_credits, 2)
+    summary.unique_found = len(ic.get("charges", {}))
+    from connector.store import Store
+
+    store = Store.open(settings.resolved_database_url)
+    try:
+        summary.credits_saved = round(sum(r.credits_saved for r in store.fetch_runs(10_000)), 2)
+    finally:
+        store.close()
+    sheets = stack.sheets.stats()
+    summary.api_calls = {
+        "influencers_club": int(ic["requests"]),
+        "google_sheets": int(sheets["sheets_reads"]) + int(sheets["sheets_writes"]),
+        "google_drive": int(sheets["drive_calls"]),
+        "hubspot": int(stack.hubspot.stats()["requests"]),
+        "slack": len(slack.messages()),
+        "webhook": len(hook.messages()),
+    }
+    summary.alerts_sent = len(slack.messages()) + len(hook.messages())
+
+
+def print_summary(summary: DemoSummary, console: Console) -> None:
+    """The closing table."""
+    table = Table(title="demo summary", show_header=False)
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    rows = [
+        ("rows enriched", summary.rows_enriched),
+        ("not found", summary.not_found),
+        ("invalid handles", summary.invalid),
+        ("errors", summary.errors),
+        ("credits spent", f"{summary.credits_spent:g}"),
+        ("unique creators found", summary.unique_found),
+        ("credits saved (duplicates, cache)", f"{summary.credits_saved:g}"),
+        ("creators discovered", summary.discovered),
+        ("discovery credits", f"{summary.discovery_credits:g}"),
+        ("alerts sent", summary.alerts_sent),
+        (
+            "pictures rehosted / serving after expiry",
+            f"{summary.pictures_rehosted} / {summary.pictures_serving_after_expiry}",
+        ),
+        *((f"API calls: {name}", count) for name, count in summary.api_calls.items()),
+        ("dashboard", summary.dashboard_url),
+        ("wall seconds", f"{summary.wall_seconds:g}"),
+    ]
+    for name, value in rows:
+        table.add_row(name, str(value))
+    console.print(table)
+
+
+def summary_json(summary: DemoSummary) -> str:
+    """The summary as one JSON line."""
+    return json.dumps(asdict(summary), sort_keys=True)
