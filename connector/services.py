@@ -212,7 +212,7 @@ def build_services(
     """Open the store (migrating it) and assemble the services; clients are built lazily."""
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     clock = clock or utc_now
-    store = Store.open(settings.resolved_database_url, clock=clock)
+    store = Store.from_settings(settings, clock=clock)
     services = Services(
         settings=settings, store=store, clock=clock, worker_id=worker_id or build_worker_id()
     )

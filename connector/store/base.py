@@ -1,0 +1,109 @@
+"""The store's shared plumbing: engine, clock, transactions with retries and error translation."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from connector.errors import ConnectorError, TransientError
+from connector.store.models import LedgerKey
+
+T = TypeVar("T")
+Clock = Callable[[], datetime]
+CHUNK = 500
+_RETRY_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization failure
+_MAX_ATTEMPTS = 5
+log = logging.getLogger("connector.store")
+
+
+def utc_now() -> datetime:
+    """The current time as an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+def chunked(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    """Yield ``items`` in slices of at most ``size`` (keeps IN lists and parameters bounded)."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def sorted_keys(keys: Iterable[LedgerKey]) -> list[LedgerKey]:
+    """Unique keys in one global order, so concurrent writers lock rows in the same order."""
+    return sorted({LedgerKey(*k) for k in keys})
+
+
+class StoreBase:
+    """Engine, clock and freshness defaults shared by every topic mixin."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        *,
+        clock: Clock | None = None,
+        found_max_age: timedelta = timedelta(days=30),
+        not_found_max_age: timedelta = timedelta(days=7),
+    ) -> None:
+        self.engine = engine
+        self.clock: Clock = clock or utc_now
+        self.found_max_age = found_max_age
+        self.not_found_max_age = not_found_max_age
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    def now(self) -> datetime:
+        """The injected clock's time, as aware UTC."""
+        value = self.clock()
+        if value.tzinfo is None:
+            raise ValueError("the store clock must return timezone-aware datetimes")
+        return value.astimezone(UTC)
+
+    def insert(self, table: sa.Table) -> Any:
+        """A dialect-specific INSERT that supports ``on_conflict_do_nothing/update``."""
+        if self.dialect == "postgresql":
+            return postgresql.insert(table)
+        if self.dialect == "sqlite":
+            return sqlite.insert(table)
+        raise ConnectorError(
+            f"unsupported database dialect {self.dialect!r}", hint="use SQLite or PostgreSQL"
+        )
+
+    def transaction(self, work: Callable[[sa.Connection], T]) -> T:
+        """Run ``work`` in one transaction; retry deadlocks, translate driver errors."""
+        for attempt in range(1, _MAX_ATTEMPTS + 1):
+            try:
+                with self.engine.begin() as conn:
+                    return work(conn)
+            except sa.exc.DBAPIError as exc:
+                sqlstate = getattr(exc.orig, "sqlstate", None)
+                if sqlstate in _RETRY_SQLSTATES and attempt < _MAX_ATTEMPTS:
+                    log.debug("retrying transaction after %s", sqlstate)
+                    time.sleep(0.01 * attempt)
+                    continue
+                raise translate_error(exc) from exc
+            except sa.exc.StatementError as exc:
+                # A bad argument (e.g. a naive datetime) is a caller bug, not a database problem.
+                if isinstance(exc.orig, ValueError | TypeError):
+                    raise exc.orig from exc
+                raise translate_error(exc) from exc
+            except sa.exc.SQLAlchemyError as exc:
+                raise translate_error(exc) from exc
+        raise AssertionError("unreachable")
+
+
+def translate_error(exc: sa.exc.SQLAlchemyError) -> ConnectorError:
+    """Map a SQLAlchemy error to the connector's tree: lost connections are transient."""
+    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+    if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError | sa.exc.TimeoutError) or (
+        isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated
+    ):
+        return TransientError(f"database unavailable: {detail}")
+    return ConnectorError(f"database error: {detail}")

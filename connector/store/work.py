@@ -1,0 +1,369 @@
+"""Work items (source records parked on a ledger key) and per-record claims."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from connector.store.base import chunked, sorted_keys
+from connector.store.ledger import LedgerMixin, key_in
+from connector.store.models import WORK_STATES, LedgerKey, NewWork, WorkItem, WorkState
+from connector.store.schema import ledger, record_claims, work_items
+
+_CLAIMABLE = ("waiting", "held")
+
+
+def _item(row: Any) -> WorkItem:
+    return WorkItem(
+        id=row.id,
+        source=row.source,
+        record_key=row.record_key,
+        identity=row.identity,
+        key=LedgerKey(row.platform, row.handle_key, row.mode),
+        handle_value=row.handle_value,
+        location=row.location,
+        state=row.state,
+        run_id=row.run_id,
+        batch_ref=row.batch_ref,
+        error=row.error,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        current=row.current or {},
+    )
+
+
+def _check_state(state: str) -> None:
+    if state not in WORK_STATES:
+        raise ValueError(f"work state must be one of {WORK_STATES}, not {state!r}")
+
+
+class WorkMixin(LedgerMixin):
+    """Work items and simple record claims for sources without their own claim mechanism."""
+
+    def add_work(self, items: Iterable[NewWork]) -> list[WorkItem]:
+        """Insert or replace work items (unique per source and record key); returns them in
+        input order (one per source and record key)."""
+        now = self.now()
+        rows: dict[tuple[str, str], dict[str, Any]] = {}
+        for item in items:
+            _check_state(item.state)
+            key = LedgerKey(*item.key)
+            rows[(item.source, item.record_key)] = {
+                "source": item.source,
+                "record_key": item.record_key,
+                "identity": item.identity,
+                "platform": key.platform,
+                "handle_key": key.handle_key,
+                "mode": key.mode,
+                "handle_value": item.handle_value,
+                "location": item.location,
+                "current": dict(item.current),
+                "state": item.state,
+                "run_id": item.run_id,
+                "batch_ref": item.batch_ref,
+                "error": None,
+                "claim_owner": None,
+                "claim_expires_at": None,
+                "created_at": now,
+                "updated_at": now,
+            }
+        ordered = [rows[k] for k in sorted(rows)]
+
+        def work(conn: sa.Connection) -> list[WorkItem]:
+            saved: dict[tuple[str, str], WorkItem] = {}
+            for chunk in chunked(ordered):
+                stmt = self.insert(work_items).values(list(chunk))
+                replaced = (
+                    "identity",
+                    "platform",
+                    "handle_key",
+                    "mode",
+                    "handle_value",
+                    "location",
+                    "current",
+                    "state",
+                    "run_id",
+                    "batch_ref",
+                    "error",
+                    "claim_owner",
+                    "claim_expires_at",
+                    "updated_at",
+                )
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["source", "record_key"],
+                    set_={c: stmt.excluded[c] for c in replaced},
+                ).returning(*work_items.c)
+                saved.update({(r.source, r.record_key): _item(r) for r in conn.execute(stmt)})
+            return [saved[k] for k in rows]
+
+        return self.transaction(work) if ordered else []
+
+    def fetch_work_by_ids(self, ids: Iterable[int]) -> list[WorkItem]:
+        """The work items with these ids (missing ones are skipped), in id order."""
+        wanted = sorted(set(ids))
+
+        def work(conn: sa.Connection) -> list[WorkItem]:
+            query = sa.select(work_items).order_by(work_items.c.id)
+            return [
+                _item(r)
+                for chunk in chunked(wanted)
+                for r in conn.execute(query.where(work_items.c.id.in_(chunk)))
+            ]
+
+        return self.transaction(work) if wanted else []
+
+    def fetch_work_for_keys(
+        self, keys: Iterable[LedgerKey], states: Iterable[WorkState] | None = None
+    ) -> list[WorkItem]:
+        """Work items parked on any of ``keys`` (optionally only in ``states``), in id order."""
+        wanted = sorted_keys(keys)
+        query = sa.select(work_items).order_by(work_items.c.id)
+        if states is not None:
+            query = query.where(work_items.c.state.in_(list(states)))
+
+        def work(conn: sa.Connection) -> list[WorkItem]:
+            found = [
+                _item(r)
+                for chunk in chunked(wanted)
+                for r in conn.execute(query.where(key_in(work_items, chunk)))
+            ]
+            return sorted(found, key=lambda item: item.id)
+
+        return self.transaction(work) if wanted else []
+
+    def set_work_batch(
+        self,
+        keys: Iterable[LedgerKey],
+        batch_ref: str,
+        states: Iterable[WorkState] = ("waiting",),
+    ) -> int:
+        """Tag the items parked on ``keys`` (in ``states``) with the batch that will answer them."""
+        wanted = sorted_keys(keys)
+        now = self.now()
+
+        def work(conn: sa.Connection) -> int:
+            return sum(
+                conn.execute(
+                    sa.update(work_items)
+                    .where(key_in(work_items, chunk), work_items.c.state.in_(list(states)))
+                    .values(batch_ref=batch_ref, updated_at=now)
+                ).rowcount
+                for chunk in chunked(wanted)
+            )
+
+        return self.transaction(work) if wanted else 0
+
+    def fetch_ready_work(
+        self, source: str | None = None, *, limit: int | None = None
+    ) -> list[WorkItem]:
+        """Waiting items whose ledger key now has a fresh entry, oldest first."""
+        now = self.now()
+        query = (
+            sa.select(work_items)
+            .join(
+                ledger,
+                sa.and_(
+                    ledger.c.platform == work_items.c.platform,
+                    ledger.c.handle_key == work_items.c.handle_key,
+                    ledger.c.mode == work_items.c.mode,
+                ),
+            )
+            .where(work_items.c.state == "waiting", self.fresh_clause(now))
+            .order_by(work_items.c.id)
+        )
+        if source is not None:
+            query = query.where(work_items.c.source == source)
+        if limit is not None:
+            query = query.limit(limit)
+        return self.transaction(lambda conn: [_item(r) for r in conn.execute(query)])
+
+    def fetch_work(
+        self,
+        source: str | None = None,
+        state: WorkState | None = None,
+        *,
+        run_id: str | None = None,
+        batch_ref: str | None = None,
+        limit: int | None = None,
+    ) -> list[WorkItem]:
+        """Work items filtered by source, state, run and batch, oldest first."""
+        query = sa.select(work_items).order_by(work_items.c.id)
+        for column, value in (
+            ("source", source),
+            ("state", state),
+            ("run_id", run_id),
+            ("batch_ref", batch_ref),
+        ):
+            if value is not None:
+                query = query.where(work_items.c[column] == value)
+        if limit is not None:
+            query = query.limit(limit)
+        return self.transaction(lambda conn: [_item(r) for r in conn.execute(query)])
+
+    def set_work_state(
+        self,
+        ids: Iterable[int],
+        state: WorkState,
+        *,
+        error: str | None = None,
+        run_id: str | None = None,
+        batch_ref: str | None = None,
+    ) -> int:
+        """Move items to ``state`` (clearing any claim); ``run_id``/``batch_ref`` set when given."""
+        _check_state(state)
+        wanted = sorted(set(ids))
+        values: dict[str, Any] = {
+            "state": state,
+            "error": error,
+            "updated_at": self.now(),
+            "claim_owner": None,
+            "claim_expires_at": None,
+        }
+        if run_id is not None:
+            values["run_id"] = run_id
+        if batch_ref is not None:
+            values["batch_ref"] = batch_ref
+
+        def work(conn: sa.Connection) -> int:
+            return sum(
+                conn.execute(
+                    sa.update(work_items).where(work_items.c.id.in_(chunk)).values(**values)
+                ).rowcount
+                for chunk in chunked(wanted)
+            )
+
+        return self.transaction(work) if wanted else 0
+
+    def claim_work(self, ids: Iterable[int], owner: str, lease: timedelta) -> set[int]:
+        """Claim waiting/held items for ``owner`` until now + ``lease``; returns the ids won."""
+        wanted = sorted(set(ids))
+        now = self.now()
+
+        def work(conn: sa.Connection) -> set[int]:
+            won: set[int] = set()
+            for chunk in chunked(wanted):
+                stmt = (
+                    sa.update(work_items)
+                    .where(
+                        work_items.c.id.in_(chunk),
+                        work_items.c.state.in_(_CLAIMABLE),
+                        sa.or_(
+                            work_items.c.claim_owner.is_(None),
+                            work_items.c.claim_owner == owner,
+                            work_items.c.claim_expires_at <= now,
+                        ),
+                    )
+                    .values(claim_owner=owner, claim_expires_at=now + lease)
+                    .returning(work_items.c.id)
+                )
+                won |= {row[0] for row in conn.execute(stmt)}
+            return won
+
+        return self.transaction(work) if wanted else set()
+
+    def release_work(self, ids: Iterable[int], owner: str) -> int:
+        """Drop ``owner``'s claims on the items."""
+        wanted = sorted(set(ids))
+
+        def work(conn: sa.Connection) -> int:
+            return sum(
+                conn.execute(
+                    sa.update(work_items)
+                    .where(work_items.c.id.in_(chunk), work_items.c.claim_owner == owner)
+                    .values(claim_owner=None, claim_expires_at=None)
+                ).rowcount
+                for chunk in chunked(wanted)
+            )
+
+        return self.transaction(work) if wanted else 0
+
+    def delete_work(
+        self, *, states: Iterable[WorkState] = ("done", "failed"), older_than: datetime
+    ) -> int:
+        """Delete finished items last updated before ``older_than``; returns how many."""
+        stmt = sa.delete(work_items).where(
+            work_items.c.state.in_(list(states)), work_items.c.updated_at < older_than
+        )
+        return self.transaction(lambda conn: conn.execute(stmt).rowcount)
+
+    def count_work_by_state(self, source: str | None = None) -> dict[str, int]:
+        """Number of work items per state (every state present, zeros included)."""
+        query = sa.select(work_items.c.state, sa.func.count()).group_by(work_items.c.state)
+        if source is not None:
+            query = query.where(work_items.c.source == source)
+
+        def work(conn: sa.Connection) -> dict[str, int]:
+            counts = dict.fromkeys(WORK_STATES, 0)
+            counts.update({row[0]: int(row[1]) for row in conn.execute(query)})
+            return counts
+
+        return self.transaction(work)
+
+    def claim_records(
+        self, source: str, record_keys: Iterable[str], owner: str, lease: timedelta
+    ) -> set[str]:
+        """Claim records of ``source`` that are free or whose claim expired; returns those won."""
+        wanted = sorted(set(record_keys))
+        now = self.now()
+        expires = now + lease
+
+        def work(conn: sa.Connection) -> set[str]:
+            won: set[str] = set()
+            for chunk in chunked(wanted):
+                stmt = (
+                    self.insert(record_claims)
+                    .values(
+                        [
+                            {
+                                "source": source,
+                                "record_key": k,
+                                "owner": owner,
+                                "expires_at": expires,
+                            }
+                            for k in chunk
+                        ]
+                    )
+                    .on_conflict_do_nothing()
+                    .returning(record_claims.c.record_key)
+                )
+                got = {row[0] for row in conn.execute(stmt)}
+                rest = [k for k in chunk if k not in got]
+                if rest:
+                    takeover = (
+                        sa.update(record_claims)
+                        .where(
+                            record_claims.c.source == source,
+                            record_claims.c.record_key.in_(rest),
+                            sa.or_(
+                                record_claims.c.expires_at <= now, record_claims.c.owner == owner
+                            ),
+                        )
+                        .values(owner=owner, expires_at=expires)
+                        .returning(record_claims.c.record_key)
+                    )
+                    got |= {row[0] for row in conn.execute(takeover)}
+                won |= got
+            return won
+
+        return self.transaction(work) if wanted else set()
+
+    def release_records(self, source: str, record_keys: Iterable[str], owner: str) -> int:
+        """Release ``owner``'s claims on the records; returns how many were released."""
+        wanted = sorted(set(record_keys))
+
+        def work(conn: sa.Connection) -> int:
+            return sum(
+                conn.execute(
+                    sa.delete(record_claims).where(
+                        record_claims.c.source == source,
+                        record_claims.c.record_key.in_(chunk),
+                        record_claims.c.owner == owner,
+                    )
+                ).rowcount
+                for chunk in chunked(wanted)
+            )
+
+        return self.transaction(work) if wanted else 0
