@@ -30,6 +30,7 @@ from connector.sandbox.stack import SandboxStack
 FINAL_PREFIXES = ("enriched", "not found", "invalid handle", "error")
 ALERT_SECRET = "whsec_" + "ZGVtby1zZWNyZXQtZm9yLXNpZ25lZC13ZWJob29rcw=="
 PICTURE_COLUMN = "Profile Picture"
+IMAGE_LIFETIME = 15
 
 SHEET_ROWS: list[list[str]] = [
     ["@found_ana.fit", "instagram"],
@@ -122,7 +123,7 @@ def build_demo_settings(
         data_dir=data_dir,
         sources=sources,
         public_base_url=web_url,
-        pipeline={"batch_poll_seconds": 1, "outbox_flush_every": 2},
+        pipeline={"batch_poll_seconds": 1, "outbox_flush_every": 2, "approval_over": 150},
         credits={
             "check_every": 3,
             "min_history": 0,
@@ -189,17 +190,49 @@ def _is_final(status: str) -> bool:
     return status.startswith(FINAL_PREFIXES)
 
 
-def run_demo(
-    *,
-    keep_running: bool = False,
-    console: Console | None = None,
-    data_dir: Path | None = None,
-    timeout: float = 90.0,
-) -> DemoSummary:
-    """Run the whole product on the sandboxes and return the summary."""
-    console = console or Console(stderr=True)
-    started = time.monotonic()
-    summary = DemoSummary()
+@dataclass
+class DemoRun:
+    """A running demo: the sandboxes, the receivers, the worker and where the dashboard is."""
+
+    stack: SandboxStack
+    slack: SlackReceiver
+    hook: WebhookReceiver
+    worker: subprocess.Popen[bytes]
+    settings: Any
+    sheet_key: str
+    contact_ids: list[str]
+    web_url: str
+    token: str
+    work_dir: Path
+    summary: DemoSummary
+
+    def statuses(self) -> list[str]:
+        """The status of every seeded record (sheet rows, then contacts)."""
+        return _statuses(self.stack, self.sheet_key, self.contact_ids)
+
+    def held_runs(self) -> list[str]:
+        """Ids of runs waiting for approval."""
+        from connector.store import Store
+
+        store = Store.open(self.settings.resolved_database_url, migrate=False)
+        try:
+            return [r.run_id for r in store.fetch_held_runs() if r.status == "awaiting_approval"]
+        finally:
+            store.close()
+
+    def approve(self, run_id: str) -> int:
+        """Approve a held run through the JSON API, as a user would; returns the status code."""
+        response = httpx.post(
+            f"{self.web_url}/api/runs/{run_id}/approve",
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=10,
+        )
+        return response.status_code
+
+
+@contextmanager
+def running_demo(*, console: Console, data_dir: Path | None = None) -> Iterator[DemoRun]:
+    """Start sandboxes, receivers, the web app and a worker process; stop them on exit."""
     work_dir = Path(data_dir or tempfile.mkdtemp(prefix="connector-demo-"))
     work_dir.mkdir(parents=True, exist_ok=True)
     ic_config = {
@@ -208,7 +241,7 @@ def run_demo(
         "not_found_rate": 0.0,
         "batch_rows_per_second": 400,
         "batch_queued_seconds": 0.3,
-        "image_lifetime": 25,
+        "image_lifetime": IMAGE_LIFETIME,
     }
     with ExitStack() as stack_ctx:
         stack = stack_ctx.enter_context(SandboxStack(balance=650.0, ic_config=ic_config))
@@ -216,11 +249,10 @@ def run_demo(
         hook = stack_ctx.enter_context(WebhookReceiver(secret=ALERT_SECRET))
         console.print(
             f"sandboxes up: influencers.club {stack.ic.url} · sheets {stack.sheets.url}"
-            f" · hubspot {stack.hubspot.url}"
+            f" · hubspot {stack.hubspot.url} · slack {slack.url} · webhook {hook.url}"
         )
         sheet_key = stack.seed_sheet([[h, p, ""] for h, p in SHEET_ROWS])
         list_id = stack.seed_hubspot_list(HUBSPOT_HANDLES)
-        contact_ids = stack.contact_ids[list_id]
         port = _free_port()
         web_url = f"http://127.0.0.1:{port}"
         token = secrets.token_urlsafe(16)
@@ -229,8 +261,8 @@ def run_demo(
             data_dir=work_dir / "data",
             sheet_key=sheet_key,
             list_id=list_id,
-            slack_url=slack.url + "/services/demo",
-            webhook_url=hook.url + "/hooks/credits",
+            slack_url=slack.url,
+            webhook_url=hook.url,
             web_url=web_url,
             token=token,
         )
@@ -247,40 +279,56 @@ def run_demo(
         settings = load_settings(config_path, environ={})
         app = create_app(settings)
         stack_ctx.enter_context(LoopbackServer(app, port=port))
-        summary.dashboard_url = f"{web_url}/?token={token}"
-        summary.dashboard_token = token
         worker = stack_ctx.enter_context(_worker(config_path, work_dir / "worker.log"))
+        summary = DemoSummary(dashboard_url=f"{web_url}/?token={token}", dashboard_token=token)
         console.print(
             f"worker pid {worker.pid} (log {work_dir / 'worker.log'}); dashboard "
             f"{summary.dashboard_url}"
         )
-        summary.finished = _wait_for_rows(
-            stack, sheet_key, contact_ids, console, worker, timeout=timeout
+        yield DemoRun(
+            stack=stack,
+            slack=slack,
+            hook=hook,
+            worker=worker,
+            settings=settings,
+            sheet_key=sheet_key,
+            contact_ids=stack.contact_ids[list_id],
+            web_url=web_url,
+            token=token,
+            work_dir=work_dir,
+            summary=summary,
         )
-        _wait_for_alerts(slack, hook, timeout=15)
-        _check_pictures(stack, sheet_key, summary, console)
-        _collect(summary, stack, sheet_key, contact_ids, slack, hook, settings)
-        summary.wall_seconds = round(time.monotonic() - started, 1)
-        print_summary(summary, console)
+
+
+def run_demo(
+    *,
+    keep_running: bool = False,
+    console: Console | None = None,
+    data_dir: Path | None = None,
+    timeout: float = 90.0,
+) -> DemoSummary:
+    """Run the whole product on the sandboxes and return the summary."""
+    console = console or Console(stderr=True)
+    started = time.monotonic()
+    with running_demo(console=console, data_dir=data_dir) as run:
+        run.summary.finished = wait_for_records(run, console, timeout=timeout, auto_approve=True)
+        _wait_for_alerts(run.slack, run.hook, timeout=15)
+        _check_pictures(run, console)
+        _collect(run)
+        run.summary.wall_seconds = round(time.monotonic() - started, 1)
+        print_summary(run.summary, console)
         if keep_running:
             console.print("everything keeps running; press Ctrl-C to stop")
             try:
-                while worker.poll() is None:
+                while run.worker.poll() is None:
                     time.sleep(1)
             except KeyboardInterrupt:
                 console.print("stopping…")
-    return summary
+        return run.summary
 
 
-def _wait_for_rows(
-    stack: SandboxStack,
-    sheet_key: str,
-    contact_ids: list[str],
-    console: Console,
-    worker: subprocess.Popen[bytes],
-    *,
-    timeout: float,
-) -> bool:
+def wait_for_records(run: DemoRun, console: Console, *, timeout: float, auto_approve: bool) -> bool:
+    """Wait until every seeded record has a final status; approve held runs when asked."""
     deadline = time.monotonic() + timeout
     progress = Progress(
         TextColumn("{task.description}"),
@@ -293,7 +341,7 @@ def _wait_for_rows(
         task = progress.add_task("records with a final status", total=1)
         last_line = 0.0
         while time.monotonic() < deadline:
-            statuses = _statuses(stack, sheet_key, contact_ids)
+            statuses = run.statuses()
             done = sum(1 for s in statuses if _is_final(s))
             progress.update(task, total=len(statuses), completed=done)
             if not console.is_terminal and time.monotonic() - last_line > 3:
@@ -301,9 +349,16 @@ def _wait_for_rows(
                 last_line = time.monotonic()
             if done == len(statuses):
                 return True
-            if worker.poll() is not None:
-                console.print(f"[red]the worker exited with code {worker.returncode}[/red]")
+            if run.worker.poll() is not None:
+                console.print(f"[red]the worker exited with code {run.worker.returncode}[/red]")
                 return False
+            if auto_approve and any(s.startswith("awaiting approval") for s in statuses):
+                for run_id in run.held_runs():
+                    code = run.approve(run_id)
+                    console.print(
+                        f"run {run_id} costs more than approval_over: approved it "
+                        f"through POST /api/runs/{run_id}/approve ({code})"
+                    )
             time.sleep(0.5)
     return False
 
@@ -316,40 +371,31 @@ def _wait_for_alerts(slack: SlackReceiver, hook: WebhookReceiver, *, timeout: fl
         time.sleep(0.5)
 
 
-def _check_pictures(
-    stack: SandboxStack, sheet_key: str, summary: DemoSummary, console: Console
-) -> None:
-    values = stack.sheets.get_values(sheet_key, "Sheet1")
+def _check_pictures(run: DemoRun, console: Console) -> None:
+    stack, summary = run.stack, run.summary
+    values = stack.sheets.get_values(run.sheet_key, "Sheet1")
     header = [str(h).strip() for h in values[0]]
     if PICTURE_COLUMN not in header:
         return
     column = header.index(PICTURE_COLUMN)
     urls = [str(row[column]) for row in values[1:] if column < len(row) and row[column]]
     summary.pictures_rehosted = len(urls)
-    lifetime = float(stack.ic.stats().get("image_lifetime", 25) or 25)
-    console.print(f"waiting for the sandbox's signed picture URLs to expire ({lifetime:g} s)…")
-    time.sleep(max(0.0, lifetime + 1 - _elapsed_since_first_enrich(stack)))
+    last_signed = max(
+        (float(r["t"]) for r in stack.ic.requests() if "enrich" in str(r.get("path", ""))),
+        default=time.time(),
+    )
+    wait = max(0.0, last_signed + IMAGE_LIFETIME + 1 - time.time())
+    console.print(f"waiting {wait:.0f} s for the sandbox's signed picture URLs to expire…")
+    time.sleep(wait)
     with httpx.Client(timeout=10) as client:
         summary.pictures_serving_after_expiry = sum(
             1 for url in urls if client.get(url).status_code == 200
         )
 
 
-def _elapsed_since_first_enrich(stack: SandboxStack) -> float:
-    requests = [r for r in stack.ic.requests() if "enrich" in str(r.get("path", ""))]
-    return time.time() - float(requests[0]["t"]) if requests else 0.0
-
-
-def _collect(
-    summary: DemoSummary,
-    stack: SandboxStack,
-    sheet_key: str,
-    contact_ids: list[str],
-    slack: SlackReceiver,
-    hook: WebhookReceiver,
-    settings: Any,
-) -> None:
-    statuses = _statuses(stack, sheet_key, contact_ids)
+def _collect(run: DemoRun) -> None:
+    summary, stack, slack, hook = run.summary, run.stack, run.slack, run.hook
+    statuses = run.statuses()
     summary.rows_enriched = sum(1 for s in statuses if s.startswith("enriched"))
     summary.not_found = sum(1 for s in statuses if s.startswith("not found"))
     summary.invalid = sum(1 for s in statuses if s.startswith("invalid handle"))
@@ -361,7 +407,7 @@ def _collect(
     summary.unique_found = len(ic.get("charges", {}))
     from connector.store import Store
 
-    store = Store.open(settings.resolved_database_url)
+    store = Store.open(run.settings.resolved_database_url, migrate=False)
     try:
         summary.credits_saved = round(sum(r.credits_saved for r in store.fetch_runs(10_000)), 2)
     finally:

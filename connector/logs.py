@@ -95,3 +95,7 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
         "alembic.runtime.migration",
     ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    # "skipped: maximum number of running instances" is routine with coalescing jobs.
+    logging.getLogger("apscheduler.scheduler").setLevel(
+        max(logging.ERROR, logging.getLevelName(level))
+    )
