@@ -1,0 +1,59 @@
+"""The one JSON error shape (`{"ok": false, "error": …, "status": N}`) and its handlers."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException
+
+from connector.errors import ConnectorError, RetryableError
+
+log = logging.getLogger(__name__)
+
+_MESSAGES = {
+    400: "bad request",
+    401: "authentication required",
+    403: "forbidden",
+    404: "not found",
+    405: "method not allowed",
+    413: "request body too large",
+    429: "too many requests",
+    500: "internal server error",
+    503: "service unavailable",
+}
+
+
+def error_response(status: int, message: str | None = None) -> Response:
+    """A JSON error response in the one shape every endpoint uses."""
+    response = jsonify(
+        {"ok": False, "error": message or _MESSAGES.get(status, "error"), "status": status}
+    )
+    response.status_code = status
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Answer every HTTP error and uncaught exception with the JSON error shape."""
+
+    @app.errorhandler(HTTPException)
+    def handle_http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        # werkzeug's descriptions are HTML-flavoured prose; keep the terse, stable message.
+        response = error_response(status, _MESSAGES.get(status, exc.name.lower()))
+        if status == 405 and (allowed := exc.get_headers()):
+            for name, value in allowed:
+                if name.lower() == "allow":
+                    response.headers["Allow"] = value
+        return response
+
+    @app.errorhandler(ConnectorError)
+    def handle_connector_error(exc: ConnectorError) -> Response:
+        status = 503 if isinstance(exc, RetryableError) else 500
+        log.warning("request failed: %s", exc)
+        return error_response(status, str(exc).splitlines()[0][:300])
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error in the web app")
+        return error_response(500)
