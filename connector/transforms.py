@@ -2,137 +2,62 @@
 
 from __future__ import annotations
 
-import ast
-import email.utils
 import json
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
 from typing import Any
 
 import jmespath
 from jmespath.exceptions import JMESPathError
 
 from connector.errors import RowError
+from connector.transforms_parse import (
+    TransformFailure,
+    describe,
+    parse_bool,
+    parse_datetime,
+    parse_number,
+    parse_text,
+)
+from connector.transforms_spec import (
+    OUTPUT_TYPES,
+    PLACEHOLDER,
+    Param,
+    TransformContext,
+    TransformEnv,
+    TransformSpec,
+    check_args,
+    parse_call,
+    template_placeholders,
+)
+
+__all__ = [
+    "OUTPUT_TYPES",
+    "SHEETS_CELL_LIMIT",
+    "TRANSFORMS",
+    "Param",
+    "TransformContext",
+    "TransformEnv",
+    "TransformFailure",
+    "TransformSpec",
+    "apply_transforms",
+    "check_args",
+    "describe",
+    "parse_bool",
+    "parse_call",
+    "parse_datetime",
+    "template_placeholders",
+]
 
 SHEETS_CELL_LIMIT = 50_000
-_REQUIRED = object()
-_CALL = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\((.*)\))?\s*$", re.DOTALL)
-_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
-_TRUE = {"true", "yes", "y", "1", "on", "t"}
-_FALSE = {"false", "no", "n", "0", "off", "f", ""}
-_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 _BARE_DOMAIN = re.compile(r"^[\w-]+(\.[\w-]+)*\.[A-Za-z]{2,}(:\d+)?([/?#].*)?$")
-
-
-class TransformFailure(Exception):
-    """A row-level problem: the field gets no value and the message is reported for the row."""
-
-
-@dataclass(frozen=True)
-class TransformContext:
-    """Optional capabilities handed to transforms by the pipeline step that runs a mapping.
-
-    ``rehost`` downloads an image and returns a permanent URL; it raises ``RowError`` when it
-    cannot.
-    """
-
-    rehost: Callable[[str], str] | None = None
-
-
-@dataclass
-class TransformEnv:
-    """What one field's transform chain may look at: the context, the profile, enum options."""
-
-    context: TransformContext = field(default_factory=TransformContext)
-    root: Mapping[str, Any] = field(default_factory=dict)
-    options: tuple[tuple[str, str], ...] = ()
-    errors: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Param:
-    """One positional argument of a transform."""
-
-    name: str
-    kind: str  # "int", "str", "mapping" or "any"
-    default: Any = _REQUIRED
-    minimum: int | None = None
-
-    @property
-    def required(self) -> bool:
-        return self.default is _REQUIRED
-
-
-@dataclass(frozen=True)
-class TransformSpec:
-    """A registered transform: function, arguments and the type of what it returns."""
-
-    name: str
-    func: Callable[[Any, tuple[Any, ...], TransformEnv], Any]
-    params: tuple[Param, ...]
-    output: str  # "int", "float", "number", "string", "bool", "list", "scalar" or "any"
-    summary: str
-
-    @property
-    def usage(self) -> str:
-        if not self.params:
-            return self.name
-        parts = [p.name if p.required else f"{p.name}={p.default!r}" for p in self.params]
-        return f"{self.name}({', '.join(parts)})"
-
-
-OUTPUT_TYPES: dict[str, tuple[type, ...]] = {
-    "int": (int,),
-    "float": (float,),
-    "number": (int, float),
-    "string": (str,),
-    "bool": (bool,),
-    "list": (list,),
-    "scalar": (str, int, float, bool),
-    "any": (object,),
-}
-
-
-def describe(value: Any, limit: int = 40) -> str:
-    """A short ``repr`` of a value for error messages."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _number(value: Any, target: str) -> int | float:
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        if math.isfinite(value):
-            return value
-    elif isinstance(value, str):
-        text = value.strip().rstrip("%").strip()
-        if _THOUSANDS.match(text):
-            text = text.replace(",", "")
-        try:
-            return int(text)
-        except ValueError:
-            pass
-        try:
-            number = float(text)
-        except ValueError:
-            pass
-        else:
-            if math.isfinite(number):
-                return number
-    raise TransformFailure(f"could not convert {describe(value)} to {target}")
 
 
 def _to_int(value: Any, args: tuple[Any, ...], env: TransformEnv) -> int | None:
     if value is None:
         return None
-    number = _number(value, "int")
+    number = parse_number(value, "int")
     if isinstance(number, int):
         return number
     return math.floor(number + 0.5) if number >= 0 else -math.floor(-number + 0.5)
@@ -142,7 +67,7 @@ def _to_float(value: Any, args: tuple[Any, ...], env: TransformEnv) -> float | N
     if value is None:
         return None
     try:
-        return float(_number(value, "float"))
+        return float(parse_number(value, "float"))
     except OverflowError as exc:
         raise TransformFailure(f"could not convert {describe(value)} to float") from exc
 
@@ -151,7 +76,7 @@ def _round(value: Any, args: tuple[Any, ...], env: TransformEnv) -> int | float 
     if value is None:
         return None
     digits = args[0]
-    number = _number(value, "a number")
+    number = parse_number(value, "a number")
     if digits <= 0:
         rounded = _to_int(round(number, digits) if digits < 0 else number, (), env)
         return rounded
@@ -161,31 +86,20 @@ def _round(value: Any, args: tuple[Any, ...], env: TransformEnv) -> int | float 
 def _percent(value: Any, args: tuple[Any, ...], env: TransformEnv) -> str | None:
     if value is None:
         return None
-    number = _number(value, "a number")
+    number = parse_number(value, "a number")
     return f"{number:.{args[0]}f}%"
 
 
-def _text(value: Any, name: str) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    kind = "a list" if isinstance(value, list) else type(value).__name__
-    raise TransformFailure(f"{name} expects text, got {kind} {describe(value)} (add join first)")
-
-
 def _lower(value: Any, args: tuple[Any, ...], env: TransformEnv) -> str | None:
-    return None if value is None else _text(value, "lower").lower()
+    return None if value is None else parse_text(value, "lower").lower()
 
 
 def _upper(value: Any, args: tuple[Any, ...], env: TransformEnv) -> str | None:
-    return None if value is None else _text(value, "upper").upper()
+    return None if value is None else parse_text(value, "upper").upper()
 
 
 def _strip(value: Any, args: tuple[Any, ...], env: TransformEnv) -> str | None:
-    return None if value is None else _text(value, "strip").strip()
+    return None if value is None else parse_text(value, "strip").strip()
 
 
 def _render(value: Any) -> str:
@@ -195,7 +109,7 @@ def _render(value: Any) -> str:
         if isinstance(value, list):
             return ", ".join(_render(v) for v in value if v is not None)
         return json.dumps(value, ensure_ascii=False, default=str)
-    return _text(value, "render")
+    return parse_text(value, "render")
 
 
 def _join(value: Any, args: tuple[Any, ...], env: TransformEnv) -> str | None:
@@ -225,41 +139,6 @@ def _json(value: Any, args: tuple[Any, ...], env: TransformEnv) -> str | None:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
-def parse_datetime(value: Any) -> datetime:
-    """Read ISO 8601, ``YYYY-MM-DD``, Twitter/RFC 2822 dates or epoch (s or ms) as aware UTC."""
-    try:
-        if isinstance(value, datetime):
-            parsed = value
-        elif isinstance(value, date):
-            parsed = datetime(value.year, value.month, value.day)
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            seconds = value / 1000 if abs(value) > 1e11 else value
-            parsed = datetime.fromtimestamp(seconds, UTC)
-        elif isinstance(value, str) and value.strip():
-            parsed = _parse_date_text(value.strip())
-        else:
-            raise ValueError(value)
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        return parsed.astimezone(UTC)
-    except (ValueError, OverflowError, OSError, TypeError) as exc:
-        raise TransformFailure(f"could not read {describe(value)} as a date") from exc
-
-
-def _parse_date_text(text: str) -> datetime:
-    if text.isdigit():
-        number = int(text)
-        return datetime.fromtimestamp(number / 1000 if number > 1e11 else number, UTC)
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        pass
-    try:
-        return datetime.strptime(text, "%a %b %d %H:%M:%S %z %Y")
-    except ValueError:
-        return email.utils.parsedate_to_datetime(text)
-
-
 def _date(value: Any, args: tuple[Any, ...], env: TransformEnv) -> str | None:
     if value is None or value == "":
         return None
@@ -271,21 +150,6 @@ def _datetime(value: Any, args: tuple[Any, ...], env: TransformEnv) -> str | Non
         return None
     moment = parse_datetime(value).replace(microsecond=0)
     return moment.isoformat().replace("+00:00", "Z")
-
-
-def parse_bool(value: Any) -> bool:
-    """Read ``true/yes/1/on`` and ``false/no/0/off`` (any case) and numbers as a boolean."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float) and not (isinstance(value, float) and math.isnan(value)):
-        return value != 0
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-    raise TransformFailure(f"could not read {describe(value)} as true/false")
 
 
 def _bool(value: Any, args: tuple[Any, ...], env: TransformEnv) -> Any:
@@ -325,7 +189,7 @@ def _truncate(value: Any, args: tuple[Any, ...], env: TransformEnv) -> Any:
 
 
 def _key(value: Any) -> str:
-    return _text(value, "map") if not isinstance(value, dict | list) else json.dumps(value)
+    return parse_text(value, "map") if not isinstance(value, dict | list) else json.dumps(value)
 
 
 def _lookup(table: Mapping[Any, Any], value: Any) -> tuple[bool, Any]:
@@ -377,11 +241,6 @@ def _default(value: Any, args: tuple[Any, ...], env: TransformEnv) -> Any:
     return args[0] if value is None or value in ("", [], {}) else value
 
 
-def template_placeholders(text: str) -> list[str]:
-    """The ``{…}`` expressions in a template text (``{{`` and ``}}`` are literal braces)."""
-    return [m.group(1).strip() for m in _PLACEHOLDER.finditer(text) if m.group(1) is not None]
-
-
 def _template(value: Any, args: tuple[Any, ...], env: TransformEnv) -> str | None:
     found_any = False
 
@@ -402,7 +261,7 @@ def _template(value: Any, args: tuple[Any, ...], env: TransformEnv) -> str | Non
         found_any = True
         return _render(item)
 
-    result = _PLACEHOLDER.sub(replace, args[0])
+    result = PLACEHOLDER.sub(replace, args[0])
     return result if found_any else None
 
 
@@ -502,82 +361,6 @@ TRANSFORMS: dict[str, TransformSpec] = {
         _spec("rehost", _rehost, "string", "copy an (expiring) image to permanent storage"),
     )
 }
-
-
-def parse_call(text: str) -> tuple[str, tuple[Any, ...]]:
-    """Split ``round(2)`` / ``join(", ")`` into a name and its literal arguments."""
-    match = _CALL.match(text)
-    if not match:
-        raise ValueError(f'cannot read transform {text!r} (write e.g. int, round(2), join(", "))')
-    name, inner = match.group(1), match.group(2)
-    if inner is None or not inner.strip():
-        return name, ()
-    try:
-        args = ast.literal_eval(f"({inner},)")
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
-        raise ValueError(
-            f'cannot read the arguments of {text.strip()!r}: use literals such as 2, "text", '
-            "true/false as True/False, or write the YAML form {name: argument}"
-        ) from exc
-    return name, tuple(args)
-
-
-def check_args(spec: TransformSpec, args: Sequence[Any]) -> str | None:
-    """Return what is wrong with these arguments for ``spec``, or ``None`` when they fit."""
-    if not all(_json_like(a) for a in args):
-        return (
-            f"{spec.name}: arguments must be text, numbers, True/False/None, lists or "
-            f"tables (usage: {spec.usage})"
-        )
-    required = sum(1 for p in spec.params if p.required)
-    if not required <= len(args) <= len(spec.params):
-        count = (
-            f"{required}" if required == len(spec.params) else f"{required} to {len(spec.params)}"
-        )
-        return f"{spec.name} takes {count} argument(s), got {len(args)} (usage: {spec.usage})"
-    for param, arg in zip(spec.params, args, strict=False):
-        problem = _check_arg(param, arg)
-        if problem:
-            return f"{spec.name}: argument '{param.name}' {problem} (usage: {spec.usage})"
-    if spec.name == "bool" and len(args) == 1:
-        return 'bool takes no labels or both labels, e.g. bool("Yes", "No")'
-    if spec.name == "template":
-        for placeholder in template_placeholders(args[0]):
-            if placeholder != "value":
-                try:
-                    jmespath.compile(placeholder)
-                except JMESPathError as exc:
-                    return f"template: invalid placeholder {{{placeholder}}}: {exc}"
-    return None
-
-
-def _json_like(value: Any) -> bool:
-    if value is None or isinstance(value, str | int | float | bool):
-        return True
-    if isinstance(value, list | tuple):
-        return all(_json_like(v) for v in value)
-    if isinstance(value, dict):
-        return all(
-            isinstance(k, str | int | float | bool) and _json_like(v) for k, v in value.items()
-        )
-    return False
-
-
-def _check_arg(param: Param, arg: Any) -> str | None:
-    if param.kind == "int":
-        if not isinstance(arg, int) or isinstance(arg, bool):
-            return f"must be a whole number, got {describe(arg)}"
-        if param.minimum is not None and arg < param.minimum:
-            return f"must be at least {param.minimum}, got {arg}"
-    elif param.kind == "str" and not isinstance(arg, str):
-        return f"must be text, got {describe(arg)}"
-    elif (
-        param.kind == "mapping"
-        and not (arg is None and not param.required)
-        and (not isinstance(arg, dict) or not arg)
-    ):
-        return f'must be a non-empty table such as {{"from": "to"}}, got {describe(arg)}'
-    return None
 
 
 def apply_transforms(

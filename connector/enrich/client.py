@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
 import random as _random
 import threading
 import time
@@ -16,15 +13,12 @@ import httpx
 
 from connector import __version__
 from connector.config import InfluencersClubSettings, Settings
+from connector.enrich.budget import build_rate_budget, get_api_key
+from connector.enrich.budget import get_budget_key as get_budget_key
 from connector.enrich.classify import classify_response, translate_transport_error
 from connector.enrich.inputs import (
-    BATCH_PLATFORMS,
-    DISCOVERY_PLATFORMS,
     ENRICH_PLATFORMS,
     FULL_PLATFORMS,
-    build_batch_csv,
-    check_discovery,
-    check_email_required,
     check_handle,
     check_platform,
     check_segment,
@@ -41,18 +35,18 @@ from connector.enrich.models import (
     parse_batch_status,
     parse_credit_balance,
     parse_discovery_page,
-    parse_float,
-    parse_int,
+)
+from connector.enrich.payloads import (
+    build_batch_upload,
+    build_discovery_body,
+    build_enrich_body,
+    iter_discovery_pages,
+    parse_answer,
+    parse_enrich_result,
 )
 from connector.enrich.retry import RetryPolicy, call_with_retries
-from connector.errors import (
-    AuthError,
-    ConnectorError,
-    ProfileNotFoundError,
-    RateLimitedError,
-    RequestRejectedError,
-)
-from connector.ratelimit import RateBudget, build_storage
+from connector.errors import AuthError, ConnectorError, RateLimitedError, RequestRejectedError
+from connector.ratelimit import RateBudget
 
 PROJECT_URL = "https://github.com/influencers-club/connector"
 USER_AGENT = f"connector/{__version__} (+{PROJECT_URL})"
@@ -89,7 +83,7 @@ class EnrichmentClient:
         self.budget = budget
         self._sleep = sleep
         self._random = random
-        self._api_key = _clean_key(settings.api_key.get_secret_value() if settings.api_key else "")
+        self._api_key = get_api_key(settings)
         self._credits_paths = list(CREDITS_PATHS)
         self._lock = threading.Lock()
         self._hold_until = 0.0
@@ -139,15 +133,14 @@ class EnrichmentClient:
         """The full creator report (1 credit; misses are free)."""
         handle = check_handle(handle)
         platform = check_platform(platform, FULL_PLATFORMS, "full enrichment")
-        body = {
-            "handle": handle,
-            "platform": platform,
-            "email_required": check_email_required(email_required or self.settings.email_required),
-            "include_lookalikes": _pick(include_lookalikes, self.settings.include_lookalikes),
-            "include_audience_data": _pick(
-                include_audience_data, self.settings.include_audience_data
-            ),
-        }
+        body = build_enrich_body(
+            self.settings,
+            handle,
+            platform,
+            email_required=email_required,
+            include_lookalikes=include_lookalikes,
+            include_audience_data=include_audience_data,
+        )
         data = self._call(
             "POST",
             FULL_PATH,
@@ -157,7 +150,7 @@ class EnrichmentClient:
             what="enrich_full",
             cancel=cancel,
         )
-        return _enrich_result(data, handle=handle, platform=platform, default_cost=1.0)
+        return parse_enrich_result(data, handle=handle, platform=platform, default_cost=1.0)
 
     def enrich_raw(
         self, handle: str, platform: str, *, cancel: threading.Event | None = None
@@ -174,7 +167,7 @@ class EnrichmentClient:
             what="enrich_raw",
             cancel=cancel,
         )
-        return _enrich_result(data, handle=handle, platform=platform, default_cost=0.03)
+        return parse_enrich_result(data, handle=handle, platform=platform, default_cost=0.03)
 
     def enrich_many(
         self,
@@ -206,7 +199,7 @@ class EnrichmentClient:
             raise RequestRejectedError(
                 f"influencers.club has no credits endpoint (404 on {' and '.join(paths)})"
             )
-        return _parse(parse_credit_balance, data, "credits")
+        return parse_answer(parse_credit_balance, data, "credits")
 
     def create_batch(
         self,
@@ -220,24 +213,16 @@ class EnrichmentClient:
         metadata: Mapping[str, Any] | None = None,
     ) -> BatchInfo:
         """Upload ``handles`` as a batch job (free to create; rows are billed as processed)."""
-        platform = check_platform(platform, BATCH_PLATFORMS, "batch enrichment")
-        if mode not in ("full", "raw"):
-            raise RequestRejectedError(f"batch mode {mode!r} is not supported (use full or raw)")
-        content = build_batch_csv(handles)
-        form = {
-            "enrichment_mode": mode,
-            "platform": platform,
-            "email_required": check_email_required(email_required or self.settings.email_required),
-        }
-        if mode == "full":
-            form["include_audience_data"] = _form_bool(
-                _pick(include_audience_data, self.settings.include_audience_data)
-            )
-            form["include_lookalikes"] = _form_bool(
-                _pick(include_lookalikes, self.settings.include_lookalikes)
-            )
-        if metadata is not None:
-            form["metadata"] = json.dumps(dict(metadata), default=str)
+        form, content = build_batch_upload(
+            self.settings,
+            handles,
+            platform,
+            mode=mode,
+            email_required=email_required,
+            include_audience_data=include_audience_data,
+            include_lookalikes=include_lookalikes,
+            metadata=metadata,
+        )
         data = self._call(
             "POST",
             BATCH_PATH,
@@ -247,7 +232,7 @@ class EnrichmentClient:
             policy=self._create_policy,
             what="create_batch",
         )
-        return _parse(parse_batch_info, data, "create batch")
+        return parse_answer(parse_batch_info, data, "create batch")
 
     def fetch_batch_status(self, batch_id: str) -> BatchStatus:
         """Progress of a batch job (free)."""
@@ -255,7 +240,7 @@ class EnrichmentClient:
         data = self._call(
             "GET", f"{BATCH_PATH}{batch_id}/status/", policy=self._policy, what="fetch_batch_status"
         )
-        return _parse(lambda d: parse_batch_status(d, batch_id), data, "batch status")
+        return parse_answer(lambda d: parse_batch_status(d, batch_id), data, "batch status")
 
     def fetch_batch_results(self, batch_id: str) -> list[BatchRow]:
         """The rows of a finished (or paused) batch, fetched as JSON."""
@@ -268,7 +253,7 @@ class EnrichmentClient:
             policy=self._policy,
             what="fetch_batch_results",
         )
-        return _parse(parse_batch_rows, data, "batch results")
+        return parse_answer(parse_batch_rows, data, "batch results")
 
     def resume_batch(self, batch_id: str) -> None:
         """Resume a batch paused for insufficient credits (after a top-up)."""
@@ -292,8 +277,7 @@ class EnrichmentClient:
         limit: int = 50,
     ) -> DiscoveryPage:
         """One page of a creator search (0.01 credits per creator returned; pages are 0-based)."""
-        platform = check_platform(platform, DISCOVERY_PLATFORMS, "discovery")
-        check_discovery(
+        body = build_discovery_body(
             platform,
             filters=filters,
             sort_by=sort_by,
@@ -301,16 +285,10 @@ class EnrichmentClient:
             page=page,
             limit=limit,
         )
-        body = {
-            "platform": platform,
-            "paging": {"limit": limit, "page": page},
-            "sort": {"sort_by": sort_by, "sort_order": sort_order},
-            "filters": dict(filters),
-        }
         data = self._call(
             "POST", DISCOVERY_PATH, json=body, policy=self._paid_policy, what="discover"
         )
-        return _parse(parse_discovery_page, data, "discovery")
+        return parse_answer(parse_discovery_page, data, "discovery")
 
     def iter_discover(
         self,
@@ -325,30 +303,19 @@ class EnrichmentClient:
     ) -> Iterator[DiscoveryPage]:
         """Page through a search until a short page, ``total``, ``max_results`` or 10,000."""
         cap = MAX_DISCOVERY_RESULTS if max_results is None else min(max_results, 10_000)
-        limit = max(1, min(page_size, cap))
-        seen = 0
-        page = first_page
-        while seen < cap:
-            result = self.discover(
+        yield from iter_discovery_pages(
+            lambda page, limit: self.discover(
                 platform,
                 filters=filters,
                 sort_by=sort_by,
                 sort_order=sort_order,
                 page=page,
                 limit=limit,
-            )
-            accounts = result.accounts[: cap - seen]
-            seen += len(accounts)
-            if accounts:
-                yield DiscoveryPage(
-                    total=result.total,
-                    accounts=accounts,
-                    credits_cost=result.credits_cost,
-                    credits_left=result.credits_left,
-                )
-            if len(result.accounts) < limit or seen >= result.total:
-                return
-            page += 1
+            ),
+            cap=cap,
+            page_size=page_size,
+            first_page=first_page,
+        )
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -428,67 +395,6 @@ class EnrichmentClient:
                 self._hold_until = max(self._hold_until, until)
 
 
-def build_rate_budget(settings: Settings) -> RateBudget:
-    """The account's request budget, paced smoothly and keyed by a hash of the API key."""
-    rpm = settings.influencers_club.requests_per_minute
-    step = math.gcd(rpm, 60)
-    return RateBudget(
-        build_storage(settings.rate_limit_storage),
-        limit=rpm // step,
-        per_seconds=60 // step,
-        key=get_budget_key(settings.influencers_club),
-    )
-
-
-def get_budget_key(settings: InfluencersClubSettings) -> str:
-    """``influencers_club:<hash>``: one key per account, never the key itself."""
-    key = _clean_key(settings.api_key.get_secret_value() if settings.api_key else "")
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16] if key else "no-key"
-    return f"influencers_club:{digest}"
-
-
 def build_enrichment_client(settings: Settings) -> EnrichmentClient:
     """The production client for ``settings`` (the composition root calls this)."""
     return EnrichmentClient(settings.influencers_club, budget=build_rate_budget(settings))
-
-
-def _enrich_result(data: Any, *, handle: str, platform: str, default_cost: float) -> EnrichResult:
-    if not isinstance(data, dict):
-        raise RequestRejectedError("influencers.club answered an enrichment without an object")
-    profile = data.get("result")
-    if not profile:
-        raise ProfileNotFoundError(f"no creator data returned for {platform}:{handle}")
-    if not isinstance(profile, dict):
-        raise RequestRejectedError("influencers.club answered an enrichment without a result")
-    left = data.get("trial_searches_left")
-    return EnrichResult(
-        profile=profile,
-        credits_cost=parse_float(data.get("credits_cost"), default_cost) or 0.0,
-        platform=platform,
-        handle=handle,
-        trial_searches_left=None if left is None else parse_int(left),
-    )
-
-
-def _parse(parser: Callable[[Any], Any], data: Any, what: str) -> Any:
-    try:
-        return parser(data)
-    except ValueError as exc:
-        raise RequestRejectedError(
-            f"influencers.club sent an unexpected {what} answer: {exc}"
-        ) from exc
-
-
-def _clean_key(key: str) -> str:
-    key = key.strip()
-    if key.lower().startswith("bearer "):
-        key = key[7:].strip()
-    return key
-
-
-def _pick(value: bool | None, default: bool) -> bool:
-    return default if value is None else bool(value)
-
-
-def _form_bool(value: bool) -> str:
-    return "true" if value else "false"
