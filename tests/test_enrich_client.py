@@ -6,6 +6,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -674,10 +675,11 @@ def credits_url() -> Iterator[str]:
 
 @pytest.mark.parametrize(("key", "code"), [("cli-key", 0), ("wrong-key", 1)])
 def test_credits_command_prints_the_balance_or_an_error(
-    credits_url: str, key: str, code: int
+    credits_url: str, key: str, code: int, tmp_path: Path
 ) -> None:
     config = parse_settings(
-        {"influencers_club": {"api_key": key, "base_url": credits_url}}, environ={}
+        {"influencers_club": {"api_key": key, "base_url": credits_url}, "data_dir": str(tmp_path)},
+        environ={},
     )
     runner = CliRunner()
     result = runner.invoke(credits_command, [], obj=CliContext(_settings=config))
@@ -690,13 +692,18 @@ def test_credits_command_prints_the_balance_or_an_error(
         assert key not in result.output
 
 
-def test_credits_command_prints_json(credits_url: str) -> None:
+def test_credits_command_prints_json(credits_url: str, tmp_path: Path) -> None:
     config = parse_settings(
-        {"influencers_club": {"api_key": "cli-key", "base_url": credits_url}}, environ={}
+        {
+            "influencers_club": {"api_key": "cli-key", "base_url": credits_url},
+            "data_dir": str(tmp_path),
+        },
+        environ={},
     )
     result = CliRunner().invoke(credits_command, ["--json"], obj=CliContext(_settings=config))
     assert result.exit_code == 0
-    assert json.loads(result.output) == {"available": 1234.5, "used": 65.5}
+    data = json.loads(result.output)
+    assert (data["available"], data["used"]) == (1234.5, 65.5)
 
 
 def test_format_credits_aligns_labels() -> None:
