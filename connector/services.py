@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from connector.alerts import install_alerts
 from connector.config import HubSpotSourceSettings, Settings, SheetSourceSettings
 from connector.errors import ConfigError
 from connector.mapping import Mapping, TransformContext, load_mapping
@@ -216,9 +217,5 @@ def build_services(
     services = Services(
         settings=settings, store=store, clock=clock, worker_id=worker_id or build_worker_id()
     )
-    try:
-        from connector.alerts import install_alerts
-    except ImportError:
-        return services
     install_alerts(services)
     return services
