@@ -15,9 +15,14 @@ from connector.errors import ConfigError, TransientError
 def build_storage(uri: str) -> storage.Storage:
     """Create a ``limits`` storage from ``memory://`` or ``redis://host:port/db``."""
     try:
-        return storage.storage_from_string(uri)
+        built = storage.storage_from_string(uri)
     except Exception as exc:
         raise ConfigError([f"rate_limit_storage: cannot use {uri!r}: {exc}"]) from exc
+    if not isinstance(built, storage.Storage):
+        raise ConfigError(
+            [f"rate_limit_storage: {uri!r} is an asyncio storage; use memory:// or redis://"]
+        )
+    return built
 
 
 class RateBudget:
