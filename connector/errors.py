@@ -46,7 +46,7 @@ class ConfigError(ConnectorError):
 
 
 class MappingError(ConnectorError):
-    """A mapping file is invalid; ``problems`` lists every problem as ``file:line:col: path: msg``."""
+    """A mapping file is invalid; ``problems`` lists each as ``file:line:col: path: msg``."""
 
     def __init__(self, problems: list[str]) -> None:
         super().__init__("invalid mapping:\n  " + "\n  ".join(problems))

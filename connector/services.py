@@ -115,6 +115,7 @@ class Services:
             writes=writes,
             clock=self.clock,
             worker_id=self.worker_id,
+            retry=build_retry_policy(self.settings.google),
         )
 
     def _build_hubspot_source(self, config: HubSpotSourceSettings) -> Source:

@@ -60,12 +60,12 @@ def test_every_error_is_reported_at_once_with_its_line(tmp_path: Path) -> None:
 
 def test_yaml_syntax_error_has_line_and_column(tmp_path: Path) -> None:
     path = write(tmp_path, "influencers_club:\n  api_key: [unclosed\n")
-    with pytest.raises(ConfigError, match=r"connector.yaml:\d+:\d+: YAML syntax error"):
+    with pytest.raises(ConfigError, match=r"connector\.yaml:\d+:\d+: YAML syntax error"):
         load_settings(path, environ={})
 
 
 def test_missing_file_explains_how_to_create_one(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="copy connector.example.yaml"):
+    with pytest.raises(ConfigError, match=r"copy connector\.example\.yaml"):
         load_settings(tmp_path / "nope.yaml", environ={})
 
 
@@ -129,8 +129,11 @@ def test_example_config_is_valid() -> None:
     example = Path(__file__).resolve().parent.parent / "connector.example.yaml"
     settings = load_settings(
         example,
-        environ={"IC_API_KEY": "k", "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T/B/x",
-                 "ALERT_WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
+        environ={
+            "IC_API_KEY": "k",
+            "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T/B/x",
+            "ALERT_WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        },
     )
     assert [s.name for s in settings.sources] == ["leads", "crm"]
     assert settings.discovery.searches[0].destination == "leads"

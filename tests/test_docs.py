@@ -34,7 +34,7 @@ def setting_paths(model: type[BaseModel] = Settings, prefix: str = "") -> set[st
         annotation = info.annotation
         nested = _models(annotation)
         is_list = get_origin(annotation) is list
-        if nested and not (name == "low_balance"):
+        if nested and name != "low_balance":
             for sub in nested:
                 paths |= setting_paths(sub, f"{prefix}{name}{'[]' if is_list else ''}.")
         else:
@@ -85,8 +85,13 @@ def _command_paths(group: click.Group, prefix: str = "connector") -> list[str]:
 
 def test_readme_lists_every_cli_command() -> None:
     _register_commands()
-    missing = [path for path in _command_paths(cli) if f"`{path}" not in README
-               and f"/ `{path.split()[-1]}" not in README and path not in README]
+    missing = [
+        path
+        for path in _command_paths(cli)
+        if f"`{path}" not in README
+        and f"/ `{path.split()[-1]}" not in README
+        and path not in README
+    ]
     assert missing == [], f"commands missing from README: {missing}"
 
 

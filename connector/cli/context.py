@@ -37,10 +37,7 @@ class CliContext:
     def setup_logging(self, settings: Settings | None = None) -> None:
         """Configure logging from the flags, falling back to the settings' level and format."""
         base = settings.log_level if settings else "INFO"
-        if self.verbosity:
-            level = _LEVELS[max(-2, min(1, self.verbosity))]
-        else:
-            level = base
+        level = _LEVELS[max(-2, min(1, self.verbosity))] if self.verbosity else base
         fmt = "json" if self.log_json else (settings.log_format if settings else "text")
         configure_logging(level, fmt)
 
