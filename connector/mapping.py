@@ -134,14 +134,17 @@ def _lint_sheet(mapping: Mapping, available: AbcMapping[str, TargetInfo | None])
     headers = {normalise_target(name): name for name in available}
     problems = []
     for spec in mapping.fields:
-        if spec.policy == "never" or normalise_target(spec.target) in headers:
+        if spec.policy == "never":
             continue
-        close = difflib.get_close_matches(normalise_target(spec.target), list(headers), n=1)
-        hint = f" (a column {headers[close[0]]!r} exists: rename it?)" if close else ""
-        problems.append(
-            f"{mapping.path}: column {spec.target!r} is missing from the sheet "
-            f"header{hint}: add column {spec.target!r} or let the connector create it"
-        )
+        for column in (spec.target, spec.image_formula):
+            if column is None or normalise_target(column) in headers:
+                continue
+            close = difflib.get_close_matches(normalise_target(column), list(headers), n=1)
+            hint = f" (a column {headers[close[0]]!r} exists: rename it?)" if close else ""
+            problems.append(
+                f"{mapping.path}: column {column!r} is missing from the sheet "
+                f"header{hint}: add column {column!r} or let the connector create it"
+            )
     return problems
 
 

@@ -27,6 +27,7 @@ from connector.transforms import TRANSFORMS, check_args, parse_call
 _DEFAULT_KEYS = ("policy", "when_missing", "group")
 _FIELD_KEYS = ("target", "source", "transform", "policy", "when_missing", "description")
 _HUBSPOT_KEYS = ("type", "field_type", "label", "group", "options")
+_SHEET_KEYS = ("image_formula",)
 _OPTION_KEYS = ("value", "label", "description")
 _PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
 _EXAMPLE_PLATFORM = "instagram"
@@ -105,6 +106,8 @@ class Checker:
                 continue
             if kind == "sheets" and key in _HUBSPOT_KEYS:
                 self.add((*path, key), f"{key!r} is only used with kind: hubspot", key=True)
+            elif kind == "hubspot" and key in _SHEET_KEYS:
+                self.add((*path, key), f"{key!r} is only used with kind: sheets", key=True)
             else:
                 self.add(
                     (*path, key),
@@ -183,6 +186,17 @@ def parse_fields(
             )
             continue
         seen[key] = index
+        if spec.image_formula is not None:
+            column = normalise_target(spec.image_formula)
+            if column in seen:
+                first = seen[column]
+                checker.add(
+                    (*path, "image_formula"),
+                    f"column {spec.image_formula!r} is already written by fields[{first}], "
+                    f"line {checker.values[('fields', first)][0]}",
+                )
+                continue
+            seen[column] = index
         fields.append(spec)
     return fields
 
@@ -195,7 +209,7 @@ def _parse_field(
     defaults: dict[str, Any],
 ) -> FieldSpec | None:
     before = len(checker.problems)
-    allowed = _FIELD_KEYS + (_HUBSPOT_KEYS if kind == "hubspot" else ())
+    allowed = _FIELD_KEYS + (_HUBSPOT_KEYS if kind == "hubspot" else _SHEET_KEYS)
     checker.unknown_keys(item, path, allowed, kind=kind)
     target = item.get("target")
     if target is not None and not isinstance(target, str):
@@ -221,6 +235,7 @@ def _parse_field(
     when_missing = item.get("when_missing", defaults["when_missing"])
     checker.choice(when_missing, (*path, "when_missing"), "when_missing", WHEN_MISSING)
     hubspot = _parse_hubspot(checker, item, path, target, defaults) if kind == "hubspot" else {}
+    image_formula = _parse_image_formula(checker, item.get("image_formula"), path, transforms)
     if len(checker.problems) > before:
         return None
     description = item.get("description")
@@ -231,9 +246,29 @@ def _parse_field(
         policy=policy,
         when_missing=when_missing,
         description=str(description) if description is not None else None,
+        image_formula=image_formula if kind == "sheets" else None,
         line=checker.values[path][0],
         **hubspot,
     )
+
+
+def _parse_image_formula(
+    checker: Checker, raw: Any, path: tuple[Any, ...], transforms: tuple[TransformCall, ...]
+) -> str | None:
+    if raw is None:
+        return None
+    where = (*path, "image_formula")
+    if not isinstance(raw, str) or not raw.strip():
+        checker.add(where, "must be the header of the column showing the picture, e.g. 'Picture'")
+        return None
+    if not any(t.name == "rehost" for t in transforms):
+        checker.add(
+            where,
+            "needs rehost in this field's transform chain: the formula only ever shows the "
+            "connector's own copy of a picture",
+        )
+        return None
+    return raw.strip()
 
 
 def _parse_sources(checker: Checker, raw: Any, path: tuple[Any, ...]) -> tuple[str, ...]:

@@ -62,6 +62,7 @@ class FieldSpec:
     group: str | None = None
     options: tuple[EnumOption, ...] = ()
     description: str | None = None
+    image_formula: str | None = None
     line: int = 0
 
     @property
@@ -82,6 +83,11 @@ class Mapping:
     @property
     def targets(self) -> tuple[str, ...]:
         return tuple(f.target for f in self.fields)
+
+    @property
+    def formula_columns(self) -> dict[str, str]:
+        """Sheets: field target → the column showing its picture as ``=IMAGE(…)``."""
+        return {f.target: f.image_formula for f in self.fields if f.image_formula}
 
     def get_field(self, target: str) -> FieldSpec | None:
         """The field writing ``target`` (sheets: trimmed, case-insensitive), or ``None``."""

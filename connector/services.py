@@ -95,6 +95,7 @@ class Services:
             return self._sources[name]
 
     def _build_sheet_source(self, config: SheetSourceSettings) -> Source:
+        from connector.media import get_media_url_prefix
         from connector.sources.google import (
             build_gspread_client,
             build_retry_policy,
@@ -116,6 +117,7 @@ class Services:
             clock=self.clock,
             worker_id=self.worker_id,
             retry=build_retry_policy(self.settings.google),
+            media_url_prefix=get_media_url_prefix(self.settings),
         )
 
     def _build_hubspot_source(self, config: HubSpotSourceSettings) -> Source:
@@ -194,6 +196,8 @@ class Services:
         """Release clients and the database."""
         if self._enrichment is not None:
             self._enrichment.close()
+        if self._media is not None:
+            self._media.close()
         self.store.close()
 
 

@@ -504,7 +504,21 @@ BAD = [
     (
         "kind: sheets\nfields:\n  - {target: A, source: a, sorce: b}\n",
         "m.yaml:3:28: fields[0].sorce: unknown key 'sorce'; did you mean 'source'? (known: target, "
-        "source, transform, policy, when_missing, description)",
+        "source, transform, policy, when_missing, description, image_formula)",
+    ),
+    (
+        "kind: hubspot\nfields:\n"
+        "  - {target: a, source: a, transform: [rehost], image_formula: P}\n",
+        "m.yaml:3:49: fields[0].image_formula: 'image_formula' is only used with kind: sheets",
+    ),
+    (
+        "kind: sheets\nfields:\n  - {target: A, source: a, transform: [url], image_formula: P}\n",
+        "m.yaml:3:61: fields[0].image_formula: needs rehost in this field's transform chain",
+    ),
+    (
+        "kind: sheets\nfields:\n  - {target: B, source: b}\n"
+        "  - {target: A, source: a, transform: [rehost], image_formula: b}\n",
+        "m.yaml:4:64: fields[1].image_formula: column 'b' is already written by fields[0], line 3",
     ),
     (
         "kind: sheets\nfields:\n  - {target: A, source: a, type: number}\n",
@@ -733,3 +747,17 @@ def test_transform_arguments_must_be_json_like() -> None:
 @given(value=st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text())
 def test_value_hash_of_a_value_equals_the_hash_of_its_read_back_text(value: Any) -> None:
     assert value_hash(value) == value_hash(stored_text(value))
+
+
+def test_image_formula_names_the_column_showing_a_rehosted_picture() -> None:
+    mapping = parse_mapping(
+        "kind: sheets\nfields:\n"
+        "  - {target: Avatar Link, source: a, transform: [rehost], image_formula: ' Picture '}\n",
+        "m.yaml",
+    )
+    assert mapping.formula_columns == {"Avatar Link": "Picture"}
+    assert mapping.targets == ("Avatar Link",)
+    assert lint_mapping(mapping, {"Avatar Link": None}) == [
+        "m.yaml: column 'Picture' is missing from the sheet header: add column 'Picture' or let "
+        "the connector create it"
+    ]

@@ -18,12 +18,13 @@ __all__ = ["create_app", "get_blueprints"]
 
 def get_blueprints() -> list[Blueprint]:
     """Every blueprint the app serves (add new ones here, e.g. media rehosting)."""
-    from connector.web import api, dashboard, health, hubspot_webhooks, sheets_webhooks
+    from connector.web import api, dashboard, health, hubspot_webhooks, media, sheets_webhooks
 
     return [
         health.bp,
         hubspot_webhooks.bp,
         sheets_webhooks.bp,
+        media.bp,
         api.bp,
         dashboard.bp,
     ]
