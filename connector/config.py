@@ -18,7 +18,6 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
-    model_validator,
 )
 
 from connector.errors import ConfigError
@@ -288,29 +287,6 @@ class Settings(_Section):
             raise ValueError("must be memory:// or a redis:// URL")
         return value
 
-    @model_validator(mode="after")
-    def _check_references(self) -> Settings:
-        problems = []
-        names = [s.name for s in self.sources]
-        for name in {n for n in names if names.count(n) > 1}:
-            problems.append(f"source name {name!r} is used more than once")
-        for search in self.discovery.searches:
-            if search.destination not in names:
-                problems.append(
-                    f"discovery search {search.name!r}: destination {search.destination!r} is "
-                    f"not a configured source (known: {', '.join(names) or 'none'})"
-                )
-        if self.pipeline.batch_poll_seconds < 30 and not _is_loopback(
-            self.influencers_club.base_url
-        ):
-            problems.append(
-                "pipeline.batch_poll_seconds must be at least 30 against the real API "
-                "(shorter intervals are only allowed for the loopback sandbox)"
-            )
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
-
     @property
     def resolved_database_url(self) -> str:
         """The SQLAlchemy URL: the configured one, or a SQLite file in ``data_dir``."""
@@ -333,6 +309,31 @@ class Settings(_Section):
     def masked(self) -> dict[str, Any]:
         """A JSON-ready dict of the settings with every secret shown as ``**********``."""
         return _mask(self.model_dump(mode="python"))
+
+
+def check_settings(settings: Settings) -> list[str]:
+    """Problems that span sections: unique source names, search destinations and filters."""
+    problems = []
+    names = [s.name for s in settings.sources]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(f"sources: source name {name!r} is used more than once")
+    for index, search in enumerate(settings.discovery.searches):
+        if search.destination not in names:
+            problems.append(
+                f"discovery.searches[{index}].destination: {search.destination!r} is not a "
+                f"configured source (known: {', '.join(names) or 'none'})"
+            )
+    from connector.discovery import check_discovery_settings
+
+    problems.extend(check_discovery_settings(settings))
+    if settings.pipeline.batch_poll_seconds < 30 and not _is_loopback(
+        settings.influencers_club.base_url
+    ):
+        problems.append(
+            "pipeline.batch_poll_seconds: must be at least 30 against the real API "
+            "(shorter intervals are only allowed for the loopback sandbox)"
+        )
+    return problems
 
 
 def _is_loopback(url: str) -> bool:
@@ -448,6 +449,7 @@ def parse_settings(
                 msg = "unknown setting (check the spelling; see connector.example.yaml)"
             problems.append(f"{where}{_format_loc(loc)}: {msg}")
         raise ConfigError(problems, source=source) from exc
+    problems.extend(f"{source}: {problem}" for problem in check_settings(settings))
     if problems:
         raise ConfigError(problems, source=source)
     return settings

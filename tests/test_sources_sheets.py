@@ -516,3 +516,39 @@ def test_drive_outage_falls_back_to_reading_the_sheet(world: World) -> None:
     world.sandbox.inject_faults(500, 6, kind="drive")
     assert len(source.fetch_pending()) == 3
     assert len(world.sleeps) == 5
+
+
+def test_image_formulas_go_in_a_separate_user_entered_write(world: World) -> None:
+    prefix = "https://connector.example.com/media/"
+    picture = f"{prefix}{'ab' * 32}.png"
+    mapping = parse_mapping(
+        "kind: sheets\nfields:\n"
+        "  - {target: Profile Picture, source: p, transform: [rehost], image_formula: Picture}\n"
+    )
+    sid = world.sheet(LEADS[:3])
+    settings = SheetSourceSettings(name="leads", type="sheets", spreadsheet=sid, worksheet="Leads")
+    reads, writes = build_google_budgets(
+        GoogleSettings(reads_per_minute=1000, writes_per_minute=1000),
+        build_storage("memory://"),
+        account=EMAIL,
+    )
+    source = SheetsSource(
+        settings,
+        client=world.client,
+        mapping=mapping,
+        reads=reads,
+        writes=writes,
+        clock=world.clock,
+        media_url_prefix=prefix,
+    )
+    alice, bob = source.fetch_pending()
+    evil = f'{picture}")&HYPERLINK("https://evil.example'
+    source.write_back(
+        [
+            RecordUpdate(alice.key, Status.ENRICHED, values={"Profile Picture": picture}),
+            RecordUpdate(bob.key, Status.ENRICHED, values={"Profile Picture": evil}),
+        ]
+    )
+    assert world.column(sid, "Profile Picture") == {"@alice": picture, "bob ": evil}
+    assert world.sandbox.get_formulas(sid, "Leads") == {"G2": f'=IMAGE("{picture}")'}
+    assert world.column(sid, "Picture")["bob "] == ""

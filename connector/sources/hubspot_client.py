@@ -22,6 +22,7 @@ CONTACTS = "contacts"
 CONTACT_OBJECT_TYPE = "0-1"
 MEMBERSHIP_PAGE = 250
 BATCH_SIZE = 100
+SEARCH_PAGE = 200
 _T = TypeVar("_T")
 
 
@@ -67,6 +68,14 @@ class UpdateOutcome:
     failed: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass
+class CreateOutcome:
+    """Result of a batch create or upsert: input index → contact id, index → failure reason."""
+
+    ids: dict[int, str] = field(default_factory=dict)
+    failed: dict[int, str] = field(default_factory=dict)
+
+
 def _chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -82,6 +91,7 @@ class HubSpotClient:
         budget: RateBudget,
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
+        create_sdk: HubSpot | None = None,
     ) -> None:
         self._budget = budget
         self._timeout = (connect_timeout, read_timeout)
@@ -91,6 +101,8 @@ class HubSpotClient:
         self._contacts = sdk.crm.contacts.batch_api
         self._properties = sdk.crm.properties.core_api
         self._groups = sdk.crm.properties.groups_api
+        self._search = sdk.crm.contacts.search_api
+        self._creates = (create_sdk or sdk).crm.contacts.batch_api
         self.calls = 0
 
     def _call(self, what: str, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
@@ -210,6 +222,119 @@ class HubSpotClient:
                 # Merged away: the write landed on the surviving contact, this id is gone.
                 outcome.missing.append(record_id)
 
+    # -- contact creation (discovery destinations) ------------------------------------------
+
+    def fetch_contact_ids_by(self, name: str, values: Sequence[str]) -> dict[str, str]:
+        """Contact ids whose property ``name`` is one of ``values`` (case-insensitive): value → id.
+
+        Uses the search API (IN, 100 values per query); newly created contacts may lag there.
+        """
+        found: dict[str, str] = {}
+        wanted = list(dict.fromkeys(v for v in values if v))
+        for chunk in _chunks(wanted, BATCH_SIZE):
+            after: str | None = None
+            while True:
+                body: dict[str, Any] = {
+                    "filterGroups": [
+                        {"filters": [{"propertyName": name, "operator": "IN", "values": chunk}]}
+                    ],
+                    "properties": [name],
+                    "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+                    "limit": SEARCH_PAGE,
+                }
+                if after:
+                    body["after"] = after
+                page = self._call("search contacts", self._search.do_search, body)
+                if page is None:
+                    raise TransientError("HubSpot gave an unexpected answer to a contact search")
+                for obj in page.results or []:
+                    value = (obj.properties or {}).get(name)
+                    if value:
+                        found.setdefault(value.strip().casefold(), str(obj.id))
+                after = getattr(getattr(getattr(page, "paging", None), "next", None), "after", None)
+                if not after:
+                    break
+        return found
+
+    def create_contacts(self, inputs: Sequence[Mapping[str, str]]) -> CreateOutcome:
+        """Batch-create contacts (100 per call; 201, or 207 with per-input errors).
+
+        Not idempotent, so its requests are retried only when HubSpot cannot have applied them
+        (connection refused, 429); any other failure is raised for the caller to reconcile.
+        """
+        outcome = CreateOutcome()
+        indexed = list(enumerate(inputs))
+        for chunk in _chunks(indexed, BATCH_SIZE):
+            body = {
+                "inputs": [
+                    {"properties": dict(p), "associations": [], "objectWriteTraceId": str(i)}
+                    for i, p in chunk
+                ]
+            }
+            response = self._call("create contacts", self._creates.create, body)
+            self._collect(response, [i for i, _ in chunk], outcome, "create")
+        return outcome
+
+    def upsert_contacts(
+        self, inputs: Mapping[str, Mapping[str, str]], *, id_property: str
+    ) -> CreateOutcome:
+        """Batch-upsert contacts keyed by a unique-value property (100 per call; 200/207).
+
+        Indexes in the outcome follow the order of ``inputs``; ``id_property`` must be unique in
+        HubSpot (``email`` or a custom unique property), or HubSpot rejects the whole request.
+        """
+        outcome = CreateOutcome()
+        indexed = list(enumerate(inputs.items()))
+        for chunk in _chunks(indexed, BATCH_SIZE):
+            body = {
+                "inputs": [
+                    {
+                        "idProperty": id_property,
+                        "id": key,
+                        "properties": dict(p),
+                        "objectWriteTraceId": str(i),
+                    }
+                    for i, (key, p) in chunk
+                ]
+            }
+            response = self._call("upsert contacts", self._contacts.upsert, body)
+            self._collect(response, [i for i, _ in chunk], outcome, "upsert")
+        return outcome
+
+    def _collect(
+        self, response: Any, indexes: list[int], outcome: CreateOutcome, what: str
+    ) -> None:
+        if response is None:
+            raise TransientError(f"HubSpot gave an unexpected answer to a contact batch {what}")
+        for obj in response.results or []:
+            trace = getattr(obj, "object_write_trace_id", None)
+            if trace is not None and str(trace).isdigit():
+                outcome.ids[int(trace)] = str(obj.id)
+        for error in getattr(response, "errors", None) or []:
+            context = error.context or {}
+            for trace in context.get("objectWriteTraceId") or []:
+                if str(trace).isdigit():
+                    outcome.failed[int(trace)] = str(error.message or error.category)
+        for index in indexes:
+            if index not in outcome.ids and index not in outcome.failed:
+                outcome.failed[index] = f"HubSpot did not confirm the {what}"
+
+    def add_to_list(self, list_id: str, ids: Sequence[str]) -> int:
+        """Add contacts to a MANUAL (or SNAPSHOT) list; returns how many were newly added."""
+        added = 0
+        for chunk in _chunks(list(dict.fromkeys(ids)), BATCH_SIZE):
+            try:
+                response = self._call(
+                    f"add contacts to list {list_id}", self._memberships.add, list_id, list(chunk)
+                )
+            except RequestRejectedError as exc:
+                raise SourceError(
+                    f"cannot add contacts to HubSpot list {list_id}: {exc.message}",
+                    hint="use a MANUAL (static) list",
+                ) from exc
+            added += len(getattr(response, "records_ids_added", None) or [])
+        return added
+
     def fetch_property(self, name: str) -> HubSpotProperty | None:
         """Read one contact property by internal name; ``None`` when it does not exist."""
         try:
@@ -288,6 +413,13 @@ def build_hubspot_client(
         base_url=base_url,
         retry=build_retry(settings.max_attempts),
     )
+    # batch/create is not idempotent: its client retries only what HubSpot cannot have applied.
+    create_sdk = HubSpot(
+        access_token=token,
+        host=base_url,
+        base_url=base_url,
+        retry=build_retry(settings.max_attempts).new(status_forcelist=(429,), read=0, other=0),
+    )
     key = "hubspot:" + hashlib.sha256(token.encode()).hexdigest()[:12]
     budget_kwargs: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
     budget = RateBudget(
@@ -302,4 +434,5 @@ def build_hubspot_client(
         budget=budget,
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,
+        create_sdk=create_sdk,
     )

@@ -18,6 +18,7 @@ from connector.config import SheetSourceSettings
 from connector.errors import ConnectorError, RetryableError, SourceError, TransientError
 from connector.mapping import Mapping as MappingFile
 from connector.mapping import lint_mapping
+from connector.media import build_image_formulas, get_image_formula_columns
 from connector.ratelimit import RateBudget
 from connector.sources.base import PendingRecord, RecordUpdate, Status, WriteResult
 from connector.sources.google import RetryPolicy, call_google, fetch_drive_version, get_client_email
@@ -37,10 +38,12 @@ from connector.sources.sheets_rows import (
     column_values,
     find_claims,
     find_worksheet,
+    fit_cell,
     format_claim,
     get_identity,
     parse_layout,
     plan_new_columns,
+    quote_title,
     row_range,
     select_pending,
     skip_backfill,
@@ -50,6 +53,7 @@ from connector.sources.sheets_rows import (
 log = logging.getLogger(__name__)
 
 READ_PARAMS = {"valueRenderOption": "UNFORMATTED_VALUE", "majorDimension": "ROWS"}
+APPEND_PARAMS = {"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"}
 METADATA_MAX_AGE = 60.0
 
 
@@ -118,6 +122,7 @@ class SheetsSource:
         clock: Callable[[], datetime | float] = time.time,
         worker_id: str = "worker",
         retry: RetryPolicy | None = None,
+        media_url_prefix: str | None = None,
     ) -> None:
         self.name = settings.name
         self.settings = settings
@@ -127,6 +132,8 @@ class SheetsSource:
         self._http = client.http_client
         self._client = client
         self._mapping = mapping
+        self._formula_columns = get_image_formula_columns(mapping)
+        self._media_url_prefix = media_url_prefix
         self._reads = reads
         self._writes = writes
         self._clock = clock
@@ -214,6 +221,7 @@ class SheetsSource:
         columns = OutputColumns.of(layout, self.settings)
         now = self._now()
         finished = []
+        formulas: dict[tuple[int, int], str] = {}
         for update in updates:
             candidates = rows_by_token.get(update.key, [])
             state = self._claims.get(update.key)
@@ -240,10 +248,13 @@ class SheetsSource:
                 continue
             seen = state.current if state else {}
             cells.update(build_update_cells(snapshot, columns, ours[0], update, seen, now))
+            formulas.update(self._formula_cells(layout, ours[0], update))
             result.written.append(update.key)
             if update.status not in INTERIM_STATUSES:
                 finished.append(update.key)
         self._write_cells(cells)
+        # The one USER_ENTERED write: only =IMAGE("<our own media URL>") ever goes through it.
+        self._write_cells(formulas, input_option="USER_ENTERED")
         for key in finished:
             self._claims.pop(key, None)
         return result
@@ -270,6 +281,62 @@ class SheetsSource:
     def _now(self) -> float:
         value = self._clock()
         return value.timestamp() if isinstance(value, datetime) else float(value)
+
+    # -- discovery destination -------------------------------------------------------------
+
+    def fetch_handles(self) -> list[tuple[str, str | None]]:
+        """``(handle text, platform text)`` of every row with a handle, top to bottom."""
+        with self._lock:
+            snapshot = self._read_snapshot()
+        layout = snapshot.layout
+        handle_col = layout.find(self.settings.handle_column)
+        if handle_col is None:
+            return []
+        platform_col = (
+            layout.find(self.settings.platform_column) if self.settings.platform_column else None
+        )
+        found = []
+        for row in snapshot.row_numbers():
+            handle = cell_text(snapshot.cell(handle_col, row)).strip()
+            if handle:
+                platform = (
+                    cell_text(snapshot.cell(platform_col, row)).strip() if platform_col else ""
+                )
+                found.append((handle, platform or self.settings.platform))
+        return found
+
+    def append_rows(self, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Append rows below the table, each value put under the header of the same name.
+
+        Missing columns are created first (as write-back does). The append is one RAW
+        ``values:append`` anchored at the header row with ``INSERT_ROWS``, so it never overwrites
+        cells; it is not idempotent, so it is retried only when Google cannot have applied it.
+        """
+        if not rows:
+            return 0
+        with self._lock:
+            layout = self._read_layout()
+            names = list(dict.fromkeys(str(name) for row in rows for name in row))
+            self._write_cells(self._ensure_columns(layout, names))
+            layout = self._layout or layout
+            width = max(c for c in (layout.find(n) for n in names) if c is not None)
+            values = [[""] * width for _ in rows]
+            for line, row in zip(values, rows, strict=True):
+                for name, value in row.items():
+                    column = layout.find(str(name))
+                    if column is not None:
+                        line[column - 1] = fit_cell(value)
+            anchor = f"{quote_title(self._title)}!A{self.settings.header_row}"
+            body = {"majorDimension": "ROWS", "values": values}
+            self._call(
+                lambda: self._http.values_append(
+                    self.spreadsheet_id, anchor, dict(APPEND_PARAMS), dict(body)
+                ),
+                self._writes,
+                idempotent=False,
+            )
+        log.info("sheet rows appended", extra={"source": self.name, "rows": len(rows)})
+        return len(rows)
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -419,6 +486,7 @@ class SheetsSource:
             s.error_column,
             s.enriched_at_column,
             *self._mapping.targets,
+            *self._formula_columns.values(),
             *extra,
         ]
         planned = plan_new_columns(layout, names)
@@ -444,15 +512,34 @@ class SheetsSource:
         log.info("sheet columns added", extra={"source": self.name, "columns": list(planned)})
         return {(s.header_row, column): name for name, column in planned.items()}
 
-    def _write_cells(self, cells: Mapping[tuple[int, int], Any]) -> None:
+    def _formula_cells(
+        self, layout: Layout, row: int, update: RecordUpdate
+    ) -> dict[tuple[int, int], str]:
+        if not self._formula_columns or not update.values:
+            return {}
+        texts = build_image_formulas(
+            update.values, self._formula_columns, allowed_prefix=self._media_url_prefix
+        )
+        cells = {}
+        for name, text in texts.items():
+            column = layout.find(name)
+            if column is not None:
+                cells[(row, column)] = text
+        return cells
+
+    def _write_cells(
+        self, cells: Mapping[tuple[int, int], Any], *, input_option: str = "RAW"
+    ) -> None:
         if not cells:
             return
         for chunk in chunk_by_size(build_value_ranges(self._title, cells)):
-            self._call(self._batch_update_values(chunk), self._writes)
+            self._call(self._batch_update_values(chunk, input_option), self._writes)
 
-    def _batch_update_values(self, chunk: list[dict[str, Any]]) -> Callable[[], Any]:
+    def _batch_update_values(
+        self, chunk: list[dict[str, Any]], input_option: str = "RAW"
+    ) -> Callable[[], Any]:
         def send() -> Any:
-            body = {"valueInputOption": "RAW", "data": [dict(e) for e in chunk]}
+            body = {"valueInputOption": input_option, "data": [dict(e) for e in chunk]}
             return self._http.values_batch_update(self.spreadsheet_id, body)
 
         return send

@@ -152,6 +152,17 @@ class LedgerMixin(StoreBase):
 
         self.transaction(work)
 
+    def fetch_ledger_handles(self, platform: str, limit: int = 10_000) -> list[str]:
+        """Handle keys in the ledger for ``platform``, most recently fetched first."""
+        query = (
+            sa.select(ledger.c.handle_key)
+            .where(ledger.c.platform == platform)
+            .group_by(ledger.c.handle_key)
+            .order_by(sa.func.max(ledger.c.fetched_at).desc(), ledger.c.handle_key)
+            .limit(limit)
+        )
+        return self.transaction(lambda conn: [str(k) for k in conn.execute(query).scalars()])
+
     def count_ledger(self) -> dict[str, int]:
         """How many ledger entries exist per outcome."""
 
