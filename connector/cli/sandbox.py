@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import secrets
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import click
@@ -43,9 +48,66 @@ def start_influencers_club(options: dict[str, Any]) -> Started:
     return Started("influencers.club", sandbox.url, sandbox.stop, lines)
 
 
-# The other emulators (Sheets, HubSpot, Slack) register their starters here.
+def start_sheets(options: dict[str, Any]) -> Started:
+    """Start the Sheets + Drive sandbox and write a service-account file pointing at it."""
+    from connector.sandbox.sheets import SheetsSandbox
+
+    sandbox = SheetsSandbox().start()
+    key_file = Path(tempfile.mkdtemp(prefix="connector-sandbox-")) / "service-account.json"
+    key_file.write_text(json.dumps(sandbox.service_account_info()))
+    lines = [
+        "connector.yaml:",
+        "  google:",
+        f"    base_url: {sandbox.url}",
+        f"    service_account_file: {key_file}",
+        f"controls: {sandbox.url}/_sandbox/spreadsheets (POST to create), /_sandbox/stats",
+    ]
+    return Started("Google Sheets + Drive", sandbox.url, sandbox.stop, lines)
+
+
+def start_hubspot(options: dict[str, Any]) -> Started:
+    """Start the HubSpot sandbox and describe its settings."""
+    from connector.sandbox.hubspot import HubSpotSandbox
+
+    sandbox = HubSpotSandbox().start()
+    lines = [
+        "connector.yaml:",
+        "  hubspot:",
+        f"    base_url: {sandbox.url}",
+        f"    access_token: {sandbox.access_token}",
+        f"    client_secret: {sandbox.client_secret}",
+        f"controls: {sandbox.url}/_sandbox/contacts, /_sandbox/lists, /_sandbox/stats",
+    ]
+    return Started("HubSpot", sandbox.url, sandbox.stop, lines)
+
+
+def start_receivers(options: dict[str, Any]) -> Started:
+    """Start the Slack-webhook and generic-webhook receivers for alerts."""
+    from connector.sandbox.receivers import SlackReceiver, WebhookReceiver
+
+    secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+    slack = SlackReceiver().start()
+    hook = WebhookReceiver(secret=secret).start()
+
+    def stop() -> None:
+        slack.stop()
+        hook.stop()
+
+    lines = [
+        "connector.yaml:",
+        "  alerts:",
+        "    channels:",
+        f"      - {{type: slack, webhook_url: {slack.url}}}",
+        f"      - {{type: webhook, url: {hook.url}, secret: {secret}}}",
+    ]
+    return Started("alert receivers (Slack, webhook)", slack.url, stop, lines)
+
+
 STARTERS: dict[str, Callable[[dict[str, Any]], Started]] = {
     "influencers-club": start_influencers_club,
+    "sheets": start_sheets,
+    "hubspot": start_hubspot,
+    "alerts": start_receivers,
 }
 
 
@@ -55,7 +117,9 @@ def sandbox_group() -> None:
 
 
 @sandbox_group.command("serve")
-@click.option("--port", default=0, show_default=True, help="Port (0 picks a free one).")
+@click.option(
+    "--port", default=0, show_default=True, help="influencers.club port (0 picks a free one)."
+)
 @click.option("--api-key", default="sandbox-key", show_default=True, help="Accepted bearer key.")
 @click.option("--balance", default=1000.0, show_default=True, help="Starting credits.")
 @click.option("--latency", default=0.0, show_default=True, help="Seconds added to enrich calls.")
