@@ -700,3 +700,17 @@ def test_the_first_claiming_poll_bootstraps_properties(
     assert set(sandbox.properties()) >= CREATED
     source.fetch_pending()
     assert sandbox.stats()["by_endpoint"]["properties.get_all"] == 1
+
+
+def test_an_invalid_handle_status_fits_the_dropdown_and_keeps_its_reason(
+    sandbox: HubSpotSandbox, store: Store, mapping: Mapping
+) -> None:
+    ids, _ = seed(sandbox, 1)
+    source = build_source(sandbox, store, mapping, list_ref="creators")
+    source.bootstrap_properties()
+    pending = source.fetch_pending()
+    update = RecordUpdate(key=pending[0].key, status="invalid handle: contains spaces")
+    result = source.write_back([update])
+    assert result.written == ids
+    contact = sandbox.get_contact(ids[0])
+    assert (contact["ic_status"], contact["ic_error"]) == ("invalid handle", "contains spaces")

@@ -229,8 +229,10 @@ class HubSpotSource:
         """The HubSpot property strings for one update (mapped values + status columns)."""
         s = self.settings
         properties = {name: self._convert(name, value) for name, value in update.values.items()}
-        properties[s.status_property] = self._convert(s.status_property, update.status)
-        properties[s.error_property] = update.error or ""
+        # The status property is a dropdown of bare status words; details go to the error one.
+        status, _, detail = update.status.partition(":")
+        properties[s.status_property] = self._convert(s.status_property, status.strip())
+        properties[s.error_property] = update.error or detail.strip()
         if update.enriched_at is not None or update.status == Status.ENRICHED:
             when = update.enriched_at or self._clock()
             properties[s.enriched_at_property] = self._convert(s.enriched_at_property, when)
