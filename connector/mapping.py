@@ -119,18 +119,26 @@ def check_mapping_files(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
     return problems
 
 
-def lint_mapping(mapping: Mapping, available: AbcMapping[str, TargetInfo | None]) -> list[str]:
+def lint_mapping(
+    mapping: Mapping,
+    available: AbcMapping[str, TargetInfo | None],
+    *,
+    creates_missing: bool = False,
+) -> list[str]:
     """Problems between a mapping and its live target: missing columns or incompatible properties.
 
     For sheets ``available`` holds the header names (matched trimmed, case-insensitively); for
-    HubSpot the existing properties, with their details when known.
+    HubSpot the existing properties, with their details when known. With ``creates_missing``
+    (the source adds missing columns itself) only columns that look misspelled are reported.
     """
     if mapping.kind == "sheets":
-        return _lint_sheet(mapping, available)
+        return _lint_sheet(mapping, available, creates_missing=creates_missing)
     return _lint_hubspot(mapping, available)
 
 
-def _lint_sheet(mapping: Mapping, available: AbcMapping[str, TargetInfo | None]) -> list[str]:
+def _lint_sheet(
+    mapping: Mapping, available: AbcMapping[str, TargetInfo | None], *, creates_missing: bool
+) -> list[str]:
     headers = {normalise_target(name): name for name in available}
     problems = []
     for spec in mapping.fields:
@@ -140,6 +148,8 @@ def _lint_sheet(mapping: Mapping, available: AbcMapping[str, TargetInfo | None])
             if column is None or normalise_target(column) in headers:
                 continue
             close = difflib.get_close_matches(normalise_target(column), list(headers), n=1)
+            if creates_missing and not close:
+                continue
             hint = f" (a column {headers[close[0]]!r} exists: rename it?)" if close else ""
             problems.append(
                 f"{mapping.path}: column {column!r} is missing from the sheet "

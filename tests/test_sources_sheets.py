@@ -430,7 +430,13 @@ def test_check_reports_headers_and_lints_the_mapping(world: World) -> None:
     assert any("handle column 'Handle' not found" in p and "'Name'" in p for p in problems)
     assert any("platform column 'Platform' not found" in p for p in problems)
     assert any("'followers' appears more than once" in p for p in problems)
-    assert any("'Bio' is missing" in p for p in problems)
+    # Missing output columns are created by the source, so only a likely typo is a problem.
+    assert not any("'Bio' is missing" in p for p in problems)
+    misspelled = world.sheet([["Handle", "Bios"], ["ann"]])
+    assert any(
+        "'Bio' is missing" in p and "'Bios' exists" in p
+        for p in world.source(misspelled, mapping=parse_mapping(MAPPING)).check()
+    )
     assert world.source(world.sheet(LEADS)).check() == []
     missing_tab = world.source(world.sandbox.create_spreadsheet("Other")).check()
     assert "worksheet 'Leads' not found" in missing_tab[0] and "'Sheet1'" in missing_tab[0]

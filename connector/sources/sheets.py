@@ -547,4 +547,6 @@ class SheetsSource:
     def _lint_mapping(self, layout: Layout) -> list[str]:
         if not isinstance(self._mapping, MappingFile):
             return []
-        return lint_mapping(self._mapping, dict.fromkeys(h for h in layout.headers if h))
+        return lint_mapping(
+            self._mapping, dict.fromkeys(h for h in layout.headers if h), creates_missing=True
+        )
