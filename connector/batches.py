@@ -27,9 +27,16 @@ def submit_batches(
     items: Sequence[tuple[LedgerKey, str]],
     *,
     run_id: str | None,
+    owner: str | None = None,
 ) -> list[Batch]:
-    """Create batches of at most 10,000 unique handles; the intent is stored before the call."""
+    """Create batches of at most 10,000 unique handles; the intent is stored before the call.
+
+    ``owner`` holds the reservations of ``items``; they are released once the API's batch id
+    is stored (the open batch blocks the handles from then on). Until then they prove the
+    intent's creator is alive, so a crash mid-call leaves an intent others can close.
+    """
     store, settings = services.store, services.settings
+    owner = owner or services.worker_id
     unique = list({key: value for key, value in items}.items())
     submitted: list[Batch] = []
     for start in range(0, len(unique), BATCH_MAX_ROWS):
@@ -41,8 +48,6 @@ def submit_batches(
             run_id=run_id,
         )
         keys = [key for key, _ in chunk]
-        # The open batch now blocks these keys, so the worker's own reservation can go.
-        store.release(keys, services.worker_id)
         store.set_work_batch(keys, batch.ref)
         try:
             info = services.enrichment.create_batch(
@@ -53,6 +58,7 @@ def submit_batches(
             )
         except ConnectorError as exc:
             store.update_batch(batch.ref, status="failed", error=f"create failed: {exc}")
+            store.release(keys, owner)
             _fail_items(
                 services,
                 batch,
@@ -64,6 +70,8 @@ def submit_batches(
             continue
         poll_every = timedelta(seconds=settings.pipeline.batch_poll_seconds)
         store.attach_batch_id(batch.ref, info.batch_id, next_poll_at=services.clock() + poll_every)
+        # Only now: the open batch blocks these keys, and the id proves the batch exists.
+        store.release(keys, owner)
         log.info(
             "batch submitted",
             extra={

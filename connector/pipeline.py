@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -11,11 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from connector.errors import (
     ConnectorError,
-    FatalError,
     InvalidHandleError,
-    OutOfCreditsError,
-    RetryableError,
-    RowError,
 )
 from connector.handles import parse_handle
 from connector.mapping import apply_mapping
@@ -29,6 +26,22 @@ log = logging.getLogger(__name__)
 
 PRICE = {"full": 1.0, "raw": 0.03}
 BATCH_MAX_ROWS = 10_000
+# A record key no source produces: its claim is the per-source poll lease.
+POLL_LOCK = "*poll*"
+
+
+def get_lease(services: Services) -> timedelta:
+    """How long a lease (reservation, poll, outbox, stalled-work claim) of a dead worker lasts."""
+    return timedelta(seconds=services.settings.pipeline.reservation_lease)
+
+
+def build_owner(services: Services) -> str:
+    """A reservation owner for one unit of work.
+
+    Jobs of one worker run in parallel threads; a per-process owner would let two of them
+    "re-take" each other's reservations (the takeover of one's own lease) and pay twice.
+    """
+    return f"{services.worker_id}/{uuid.uuid4().hex[:8]}"
 
 
 @dataclass
@@ -70,48 +83,32 @@ class Parsed:
 
 
 def run_cycle(services: Services, source_name: str, *, dry_run: bool = False) -> CycleReport:
-    """Fetch a source's pending records and carry them as far as they can go now."""
+    """Fetch a source's pending records and carry them as far as they can go now.
+
+    Only one worker at a time claims a source's records (the poll lease); the others skip the
+    poll and share the rest of the work (reservations, batch polls, the outbox).
+    """
     store = services.store
     report = CycleReport(source=source_name, dry_run=dry_run)
-    report.run_id = store.start_run(source_name, dry_run=dry_run)
-    source = services.get_source(source_name)
-    try:
-        records = source.fetch_pending(claim=not dry_run)
-    except ConnectorError as exc:
-        report.error = str(exc)
-        store.record_source_failure(source_name, str(exc))
-        store.finish_run(report.run_id, status="failed", stats=report.as_dict(), error=str(exc))
-        log.warning("source failed", extra={"source": source_name, "error": str(exc)})
-        return report
-    store.record_source_success(source_name)
-    report.records = len(records)
-    parsed, invalid = _parse_records(records, services.settings.pipeline.mode)
-    report.invalid = len(invalid)
     if dry_run:
-        from connector.plan import build_plan
-
-        build_plan(services, source_name, parsed, invalid, report)
-        store.finish_run(report.run_id, status="finished", stats=report.as_dict())
+        return _plan_cycle(services, source_name, report)
+    if not store.claim_records(source_name, [POLL_LOCK], services.worker_id, get_lease(services)):
+        log.info("source busy: another worker is polling it", extra={"source": source_name})
         return report
-    if invalid:
-        store.enqueue_writes(
-            source_name, [(u.key, _payload(u)) for u in invalid], run_id=report.run_id
-        )
-    work = store.add_work(
-        [
-            NewWork(
-                source=source_name,
-                record_key=p.record.key,
-                identity=p.record.identity,
-                key=p.key,
-                handle_value=p.handle_value,
-                location=p.record.location,
-                run_id=report.run_id,
-                current=dict(p.record.current),
-            )
-            for p in parsed
-        ]
-    )
+    try:
+        report.run_id = store.start_run(source_name)
+        try:
+            records = services.get_source(source_name).fetch_pending(claim=True)
+        except ConnectorError as exc:
+            return _fail_cycle(services, report, exc)
+        parsed, invalid = _parse_records(records, services.settings.pipeline.mode)
+        # The records are claimed at the source now; storing them at once keeps the window in
+        # which a crash leaves a claim without its work item as short as possible.
+        work = _save_work(services, source_name, parsed, invalid, report.run_id)
+    finally:
+        store.release_records(source_name, [POLL_LOCK], services.worker_id)
+    store.record_source_success(source_name)
+    report.records, report.invalid = len(records), len(invalid)
     process_work(services, work, report)
     flush_outbox(services, source_name)
     status = "held" if report.held else "finished"
@@ -122,8 +119,66 @@ def run_cycle(services: Services, source_name: str, *, dry_run: bool = False) ->
         credits_spent=report.credits_spent,
         credits_saved=report.credits_saved,
     )
-    log.info("cycle done", extra={"source": source_name, **report.as_dict()})
+    log.info(
+        "cycle done",
+        extra={"source": source_name, "worker": services.worker_id, **report.as_dict()},
+    )
     return report
+
+
+def _plan_cycle(services: Services, source_name: str, report: CycleReport) -> CycleReport:
+    from connector.plan import build_plan
+
+    store = services.store
+    report.run_id = store.start_run(source_name, dry_run=True)
+    try:
+        records = services.get_source(source_name).fetch_pending(claim=False)
+    except ConnectorError as exc:
+        return _fail_cycle(services, report, exc)
+    store.record_source_success(source_name)
+    parsed, invalid = _parse_records(records, services.settings.pipeline.mode)
+    report.records, report.invalid = len(records), len(invalid)
+    build_plan(services, source_name, parsed, invalid, report)
+    store.finish_run(report.run_id, status="finished", stats=report.as_dict())
+    return report
+
+
+def _fail_cycle(services: Services, report: CycleReport, exc: ConnectorError) -> CycleReport:
+    assert report.run_id is not None
+    report.error = str(exc)
+    services.store.record_source_failure(report.source, str(exc))
+    services.store.finish_run(
+        report.run_id, status="failed", stats=report.as_dict(), error=str(exc)
+    )
+    log.warning("source failed", extra={"source": report.source, "error": str(exc)})
+    return report
+
+
+def _save_work(
+    services: Services,
+    source_name: str,
+    parsed: Sequence[Parsed],
+    invalid: Sequence[RecordUpdate],
+    run_id: str | None,
+) -> list[WorkItem]:
+    store = services.store
+    if invalid:
+        store.enqueue_writes(source_name, [(u.key, _payload(u)) for u in invalid], run_id=run_id)
+    return store.add_work(
+        [
+            NewWork(
+                source=source_name,
+                record_key=p.record.key,
+                identity=p.record.identity,
+                key=p.key,
+                handle_value=p.handle_value,
+                location=p.record.location,
+                run_id=run_id,
+                current=dict(p.record.current),
+            )
+            for p in parsed
+        ]
+    )
 
 
 def _parse_records(
@@ -157,7 +212,7 @@ def process_work(services: Services, work: Sequence[WorkItem], report: CycleRepo
     store, settings = services.store, services.settings
     keys = {w.key for w in work}
     report.duplicates += len(work) - len(keys)
-    fresh = _lookup_fresh(services, keys)
+    fresh = get_fresh(services, keys)
     served = [w for w in work if w.key in fresh]
     if served:
         report.cached += len({w.key for w in served})
@@ -180,110 +235,40 @@ def process_work(services: Services, work: Sequence[WorkItem], report: CycleRepo
             run_id=report.run_id,
         )
         return
-    lease = timedelta(seconds=settings.pipeline.reservation_lease)
-    owned = store.reserve(misses, owner=services.worker_id, lease=lease)
+    owner = build_owner(services)
+    owned = store.reserve(misses, owner=owner, lease=get_lease(services))
     report.waiting += sum(1 for w in pending if w.key not in owned)
-    _mark(services, pending, Status.ENRICHING)
+    if not owned:
+        return
+    from connector.batches import submit_batches
+    from connector.recovery import LeaseKeeper
+    from connector.singles import enrich_singles
+
+    values = {w.key: w.handle_value for w in pending}
     by_platform: dict[str, list[LedgerKey]] = defaultdict(list)
     for key in sorted(owned):
         by_platform[key.platform].append(key)
-    for platform, platform_keys in by_platform.items():
-        values = {w.key: w.handle_value for w in pending}
-        if len(platform_keys) >= settings.pipeline.batch_threshold:
-            report.routes["batch"] += len(platform_keys)
-            from connector.batches import submit_batches
+    # A short lease lets others take over quickly after a crash; the keeper stretches it for
+    # as long as this worker is alive and still working on the keys.
+    with LeaseKeeper(store, owned, owner, get_lease(services)):
+        _mark(services, [w for w in pending if w.key in owned], Status.ENRICHING)
+        for platform, platform_keys in by_platform.items():
+            items = [(k, values[k]) for k in platform_keys]
+            if len(platform_keys) >= settings.pipeline.batch_threshold:
+                report.routes["batch"] += len(platform_keys)
+                submit_batches(services, platform, items, run_id=report.run_id, owner=owner)
+            else:
+                report.routes["single"] += len(platform_keys)
+                enrich_singles(services, items, report, owner)
 
-            submit_batches(
-                services, platform, [(k, values[k]) for k in platform_keys], run_id=report.run_id
-            )
-        else:
-            report.routes["single"] += len(platform_keys)
-            _enrich_singles(services, [(k, values[k]) for k in platform_keys], report)
 
-
-def _lookup_fresh(services: Services, keys: Iterable[LedgerKey]) -> dict[LedgerKey, LedgerEntry]:
+def get_fresh(services: Services, keys: Iterable[LedgerKey]) -> dict[LedgerKey, LedgerEntry]:
+    """Ledger entries of ``keys`` within the configured freshness windows."""
     pipeline = services.settings.pipeline
     return services.store.lookup_fresh(
         list(keys),
         found_max_age=timedelta(days=pipeline.refresh_after_days),
         not_found_max_age=timedelta(days=pipeline.not_found_refresh_days),
-    )
-
-
-def _enrich_singles(
-    services: Services, items: Sequence[tuple[LedgerKey, str]], report: CycleReport
-) -> None:
-    store = services.store
-    by_item = {(value, key.platform): key for key, value in items}
-    done: set[LedgerKey] = set()
-    fatal: FatalError | None = None
-    client = services.enrichment
-    for (value, platform), outcome in client.enrich_many(
-        list(by_item), max_concurrency=services.settings.influencers_club.max_concurrency
-    ):
-        key = by_item[(value, platform)]
-        done.add(key)
-        if isinstance(outcome, FatalError):
-            fatal = fatal or outcome
-            store.release([key], services.worker_id)
-            continue
-        if isinstance(outcome, ConnectorError):
-            _record_failure(services, key, outcome, report)
-            continue
-        # The ledger commit comes first: a crash after it never pays for this creator again.
-        store.save_result(key, "found", outcome.profile, outcome.credits_cost)
-        report.credits_spent += outcome.credits_cost
-        report.enriched += 1
-        deliver_key(services, key, report, paid=True)
-    leftover = [k for k, _ in items if k not in done]
-    if leftover:
-        store.release(leftover, services.worker_id)
-    if fatal is not None:
-        unserved = set(leftover) | {k for k, _ in items if k in done} - set(
-            _lookup_fresh(services, [k for k, _ in items])
-        )
-        _handle_fatal(services, fatal, sorted(unserved), report)
-
-
-def _record_failure(
-    services: Services, key: LedgerKey, error: ConnectorError, report: CycleReport
-) -> None:
-    store = services.store
-    from connector.errors import ProfileNotFoundError
-
-    if isinstance(error, ProfileNotFoundError):
-        store.save_result(key, "not_found", None, 0.0)
-        report.not_found += 1
-        deliver_key(services, key, report, paid=True)
-        return
-    store.release([key], services.worker_id)
-    report.errors += 1
-    items = store.fetch_work_for_keys([key], states=("waiting",))
-    if isinstance(error, RetryableError):
-        status, text = Status.RETRY, f"temporary failure, will retry: {error}"
-    elif isinstance(error, RowError):
-        status, text = Status.ERROR, str(error)
-    else:
-        status, text = Status.ERROR, str(error)
-    store.set_work_state([w.id for w in items], "failed", error=text)
-    _enqueue_status(services, items, status, text)
-
-
-def _handle_fatal(
-    services: Services, error: FatalError, keys: Sequence[LedgerKey], report: CycleReport
-) -> None:
-    store = services.store
-    report.error = str(error)
-    items = store.fetch_work_for_keys(keys, states=("waiting",))
-    if isinstance(error, OutOfCreditsError):
-        store.set_work_state([w.id for w in items], "held", error=str(error))
-        report.held += len(items)
-        _mark(services, items, Status.AWAITING_CREDITS)
-    else:
-        store.set_work_state([w.id for w in items], "failed", error=str(error))
-        _enqueue_status(services, items, Status.ERROR, str(error))
-    services.notify(
-        "fatal_error", source=report.source, error=str(error), kind=type(error).__name__
     )
 
 
@@ -435,7 +420,7 @@ def deliver_ready(
     report = report or CycleReport(source=source_name or "*")
     items = services.store.fetch_ready_work(source_name)
     if items:
-        entries = _lookup_fresh(services, {w.key for w in items})
+        entries = get_fresh(services, {w.key for w in items})
         deliver(services, items, entries, report, paid=set(paid))
     return report
 
@@ -443,7 +428,9 @@ def deliver_ready(
 def flush_outbox(services: Services, source_name: str | None = None) -> int:
     """Write due outbox entries back to their sources; failures are retried with backoff."""
     store = services.store
-    due = store.fetch_due_writes(source_name, limit=1000)
+    # The lease keeps parallel flushers (other jobs, other workers) off the same writes; after
+    # a crash the unacknowledged ones come back when it runs out.
+    due = store.fetch_due_writes(source_name, limit=1000, lease=get_lease(services))
     by_source: dict[str, list[Any]] = defaultdict(list)
     for entry in due:
         by_source[entry.source].append(entry)

@@ -13,6 +13,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from connector.batches import poll_batches
 from connector.pipeline import deliver_ready, flush_outbox, release_held, run_cycle
+from connector.recovery import resume_stalled
 
 if TYPE_CHECKING:
     from connector.services import Services
@@ -32,6 +33,12 @@ def tick_batches(services: Services) -> None:
     """Poll due batches and serve work whose creators became available."""
     poll_batches(services)
     deliver_ready(services)
+    flush_outbox(services)
+
+
+def tick_recover(services: Services) -> None:
+    """Close batch intents of dead workers and resume work nobody is working on any more."""
+    resume_stalled(services)
     flush_outbox(services)
 
 
@@ -88,6 +95,7 @@ def build_scheduler(services: Services) -> BlockingScheduler:
         add(poll_source, f"poll:{name}", settings.get_source(name).poll_interval, name)
     add(tick_batches, "batches", min(BATCH_TICK, settings.pipeline.batch_poll_seconds))
     add(tick_outbox, "outbox", settings.pipeline.outbox_flush_every)
+    add(tick_recover, "recover", max(1.0, settings.pipeline.reservation_lease / 2))
     add(tick_credits, "credits", settings.credits.check_every)
     add(take_nudges, "nudges", NUDGE_EVERY, scheduler)
     for search in settings.discovery.searches:

@@ -43,6 +43,7 @@ def run_command(
     from connector.batches import poll_batches
     from connector.pipeline import CycleReport, deliver_ready, flush_outbox, run_cycle
     from connector.plan import render_plan
+    from connector.recovery import resume_stalled
     from connector.services import build_services
 
     settings = get_context().settings()
@@ -57,6 +58,10 @@ def run_command(
     try:
         status = console.status("running sources…") if console.is_terminal else nullcontext()
         with status:
+            if not dry_run:
+                # Work a crashed worker left behind is finished first (it is already paid for
+                # or reserved, and its records are claimed).
+                reports.append(resume_stalled(services, CycleReport(source="resumed")))
             for name in names:
                 click.echo(f"source {name}: fetching pending records", err=True)
                 reports.append(run_cycle(services, name, dry_run=dry_run))
@@ -68,6 +73,8 @@ def run_command(
             while services.store.fetch_open_batches():
                 poll_batches(services, tail)
                 deliver_ready(services, report=tail)
+                # An intent left by a crashed worker would otherwise keep this loop waiting.
+                resume_stalled(services, tail)
                 flush_outbox(services)
                 if services.store.fetch_open_batches():
                     open_batches = services.store.fetch_open_batches()
@@ -76,6 +83,7 @@ def run_command(
             flush_outbox(services)
             if tail.enriched or tail.not_found:
                 reports.append(tail)
+        reports = [r for r in reports if r.source != "resumed" or r.records]
     finally:
         services.close()
     _print_summary(reports, as_json)

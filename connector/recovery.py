@@ -1,0 +1,134 @@
+"""Crash recovery: keep live leases fresh, and resume what a stopped worker left half-done."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from datetime import timedelta
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from connector.errors import ConnectorError
+from connector.store.models import Batch, LedgerKey
+
+if TYPE_CHECKING:
+    from connector.pipeline import CycleReport
+    from connector.services import Services
+    from connector.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class LeaseKeeper:
+    """Extend ``owner``'s reservations on ``keys`` every third of ``lease`` until the block ends.
+
+    Reservations are short so that a killed worker blocks its creators only briefly; a live
+    worker whose calls outlast the lease (rate-limit waits, slow batch uploads) must not lose
+    them, or a second worker would pay for the same creators.
+    """
+
+    def __init__(
+        self, store: Store, keys: Iterable[LedgerKey], owner: str, lease: timedelta
+    ) -> None:
+        self._store = store
+        self._keys = sorted(set(keys))
+        self._owner = owner
+        self._lease = lease
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
+
+    def __enter__(self) -> LeaseKeeper:
+        if self._keys:
+            self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _run(self) -> None:
+        every = max(self._lease.total_seconds() / 3, 0.05)
+        while not self._stop.wait(every):
+            try:
+                self._store.extend(self._keys, self._owner, self._lease)
+            except ConnectorError as exc:
+                log.warning("could not extend reservations", extra={"error": str(exc)})
+
+
+def close_stale_intents(services: Services) -> list[str]:
+    """Fail batch intents whose creating worker is gone, so their handles can be queued again.
+
+    The creator holds (and keeps extending) the reservations of an intent's handles until the
+    API's batch id is stored, so an ``intent`` row none of whose handles is reserved any more
+    belongs to a worker that died before or during the create call.
+    """
+    store = services.store
+    closed: list[str] = []
+    for batch in store.fetch_open_batches():
+        if batch.status != "intent":
+            continue
+        keys = [
+            LedgerKey(i.platform, i.handle_key, batch.mode)
+            for i in store.fetch_batch_items(batch.ref)
+        ]
+        if store.get_reservations(keys):
+            continue
+        # Re-read after the reservation check: a creator releases only after attaching the id.
+        current = store.get_batch(batch.ref)
+        if current is None or current.status != "intent":
+            continue
+        store.update_batch(
+            batch.ref,
+            status="failed",
+            error="the worker stopped before the batch was created; its handles are queued again",
+        )
+        log.warning("stale batch intent closed", extra={"batch_ref": batch.ref, "rows": len(keys)})
+        closed.append(batch.ref)
+    return closed
+
+
+def resume_stalled(
+    services: Services, report: CycleReport | None = None, *, limit: int = 5000
+) -> CycleReport:
+    """Process again the waiting work nobody is working on (its worker stopped or crashed).
+
+    Work is stalled when it has waited longer than a lease, no live reservation covers its
+    creator and no open batch holds it. A claim on the items keeps other workers from resuming
+    the same items at the same time; reservations still decide who may pay.
+    """
+    from connector.pipeline import CycleReport, get_lease, process_work
+
+    store = services.store
+    report = report or CycleReport(source="*")
+    close_stale_intents(services)
+    lease = get_lease(services)
+    cutoff = services.clock() - lease
+    old = [w for w in store.fetch_work(state="waiting", limit=limit) if w.updated_at < cutoff]
+    if not old:
+        return report
+    keys = {w.key for w in old}
+    busy = set(store.get_reservations(keys)) | _keys_in_open_batches(
+        store.fetch_open_batches(), store
+    )
+    stalled = [w.id for w in old if w.key not in busy]
+    won = store.claim_work(stalled, services.worker_id, lease)
+    if won:
+        log.info("resuming stalled work", extra={"records": len(won)})
+        report.records += len(won)
+        process_work(services, store.fetch_work_by_ids(won), report)
+    return report
+
+
+def _keys_in_open_batches(batches: Iterable[Batch], store: Store) -> set[LedgerKey]:
+    return {
+        LedgerKey(item.platform, item.handle_key, batch.mode)
+        for batch in batches
+        for item in store.fetch_batch_items(batch.ref)
+    }
