@@ -201,10 +201,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--skip-clean", action="store_true")
+    parser.add_argument("--workdir", help="keep the configs, databases and worker logs here")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     result: dict[str, Any] = {"handles": args.handles}
-    with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as scratch:
+        tmp = args.workdir or scratch
         if not args.skip_clean:
             data = build_dataset(args.handles, singles=30, prefix="c", rng=random.Random(args.seed))
             result.update(run_clean(data, Path(tmp) / "clean"))

@@ -141,6 +141,7 @@ class HubSpotSourceSettings(_Section):
     enriched_at_property: str = "ic_enriched_at"
     mapping: str = "mappings/hubspot_contacts.yaml"
     poll_interval: Seconds = 300.0
+    claim_lease: Seconds = 900.0
     enabled: bool = True
 
 

@@ -129,6 +129,7 @@ class Services:
             mapping=self.get_mapping(config.name),
             store=self.store,
             hubspot=self.settings.hubspot,
+            claim_lease=config.claim_lease,
         )
 
     @property

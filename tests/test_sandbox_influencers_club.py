@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import socket
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -461,3 +464,23 @@ def test_cli_starter_runs_the_sandbox_and_describes_the_config():
         started.stop()
     result = CliRunner().invoke(sandbox_group, ["serve", "--help"])
     assert result.exit_code == 0 and "--api-key" in result.output
+
+
+@pytest.mark.parametrize(("bill", "charged"), [(False, 0.0), (True, 1.0)])
+def test_a_full_call_whose_client_hung_up_is_billed_only_when_configured(
+    sandbox: InfluencersClubSandbox, bill: bool, charged: float
+) -> None:
+    sandbox.configure(latency=0.3, bill_disconnected_full=bill, not_found_rate=0.0)
+    body = json.dumps({"handle": "found_gone", "platform": "instagram"}).encode()
+    parts = urlsplit(sandbox.url)
+    request = (
+        f"POST /public/v1/creators/enrich/handle/full/ HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+        f"Authorization: Bearer {sandbox.api_key}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode() + body
+    with socket.create_connection((parts.hostname, parts.port)) as conn:
+        conn.sendall(request)
+    time.sleep(0.8)
+    stats = sandbox.stats()
+    assert stats["credits_charged"] == charged
+    assert stats["disconnected_unbilled"] == (0 if bill else 1)

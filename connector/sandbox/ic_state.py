@@ -30,6 +30,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "cold_rate": 0.0,
     "cold_delay": 0.5,
     "bill_cold_504": False,
+    "bill_disconnected_full": False,
     "batch_rows_per_second": 50.0,
     "batch_queued_seconds": 0.5,
     "batch_csv_results": "404",
@@ -39,7 +40,12 @@ DEFAULT_CONFIG: dict[str, Any] = {
 }
 _FRACTIONS = ("not_found_rate", "no_email_rate", "cold_rate")
 _SECONDS = ("latency", "jitter", "cold_delay", "batch_queued_seconds", "image_lifetime")
-_FLAGS = ("send_retry_after", "bill_cold_504", "singular_credits_path_404")
+_FLAGS = (
+    "send_retry_after",
+    "bill_cold_504",
+    "bill_disconnected_full",
+    "singular_credits_path_404",
+)
 
 
 def check_config(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -103,6 +109,7 @@ class SandboxState:
         self.log: list[dict[str, Any]] = []
         self.by_endpoint: Counter[str] = Counter()
         self.http_429 = 0
+        self.disconnected = 0
         self.charges: Counter[str] = Counter()
         self.discovery_charges: Counter[str] = Counter()
         self.discovery_credits = 0.0
@@ -227,6 +234,7 @@ class SandboxState:
                 "requests_by_endpoint": dict(self.by_endpoint),
                 "credits_charged": self.credits_used,
                 "http_429": self.http_429,
+                "disconnected_unbilled": self.disconnected,
                 "balance": self.balance,
                 "credits_used": self.credits_used,
                 "charges": dict(self.charges),

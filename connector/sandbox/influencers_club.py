@@ -7,6 +7,8 @@ control endpoints under ``/_sandbox/`` mirror the Python methods.
 
 from __future__ import annotations
 
+import select
+import socket
 import time
 from types import TracebackType
 from typing import Any
@@ -59,6 +61,18 @@ def _unauthorized(body: dict[str, str]) -> Response:
     response.status_code = 401
     response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
     return response
+
+
+def _client_gone() -> bool:
+    """True when the client's socket is closed (it read EOF), e.g. its process was killed."""
+    sock = request.environ.get("werkzeug.socket")
+    if sock is None:
+        return False
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
 
 
 def _parse_flag(value: Any) -> bool | None:
@@ -196,6 +210,12 @@ def create_app(state: SandboxState) -> Flask:
                 result = result if result.get("email") else None
         if result is None:
             return jsonify(_MISS), 400
+        if mode == "full" and not config["bill_disconnected_full"] and _client_gone():
+            # The live API did not bill a Full call cut off by its gateway (reference §4);
+            # a client that hung up before the answer is treated the same way.
+            with state.lock:
+                state.disconnected += 1
+            return jsonify({"detail": "client closed request"}), 499
         if not state.charge(price, key):
             return insufficient()
         g.credits = price

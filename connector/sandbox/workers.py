@@ -314,6 +314,7 @@ class Scenario:
                 "list": self.list_id,
                 "platform": "instagram",
                 "poll_interval": self.poll_interval,
+                "claim_lease": self.claim_lease,
             },
         ]
 
