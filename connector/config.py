@@ -27,6 +27,7 @@ PLATFORMS = ("instagram", "youtube", "tiktok", "twitter", "twitch", "onlyfans")
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]+(@)")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -345,6 +346,9 @@ def _is_loopback(url: str) -> bool:
 def _mask(value: Any) -> Any:
     if isinstance(value, SecretStr):
         return "**********" if value.get_secret_value() else ""
+    if isinstance(value, str):
+        # URLs such as redis://:password@host carry their secret inline.
+        return _URL_PASSWORD.sub(r"\1**********\2", value)
     if isinstance(value, dict):
         return {k: _mask(v) for k, v in value.items()}
     if isinstance(value, list):

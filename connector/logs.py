@@ -19,7 +19,7 @@ _SECRET_PATTERNS = [
         ),
         r"\1[REDACTED]",
     ),
-    (re.compile(r"(://[^:/@\s]+:)[^@\s]+(@)"), r"\1[REDACTED]\2"),
+    (re.compile(r"(://[^:/@\s]*:)[^@\s]+(@)"), r"\1[REDACTED]\2"),
     (re.compile(r"(hooks\.slack\.com/services/)[A-Za-z0-9/]+"), r"\1[REDACTED]"),
 ]
 _STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message"}

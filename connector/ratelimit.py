@@ -10,6 +10,7 @@ from limits import RateLimitItem, RateLimitItemPerSecond, storage
 from limits.strategies import MovingWindowRateLimiter
 
 from connector.errors import ConfigError, TransientError
+from connector.logs import redact
 
 
 def build_storage(uri: str) -> storage.Storage:
@@ -17,11 +18,9 @@ def build_storage(uri: str) -> storage.Storage:
     try:
         built = storage.storage_from_string(uri)
     except Exception as exc:
-        raise ConfigError([f"rate_limit_storage: cannot use {uri!r}: {exc}"]) from exc
+        raise ConfigError([f"rate_limit_storage: cannot use it: {redact(str(exc))}"]) from exc
     if not isinstance(built, storage.Storage):
-        raise ConfigError(
-            [f"rate_limit_storage: {uri!r} is an asyncio storage; use memory:// or redis://"]
-        )
+        raise ConfigError(["rate_limit_storage: an asyncio storage; use memory:// or redis://"])
     return built
 
 

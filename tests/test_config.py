@@ -137,3 +137,11 @@ def test_example_config_is_valid() -> None:
     )
     assert [s.name for s in settings.sources] == ["leads", "crm"]
     assert settings.discovery.searches[0].destination == "leads"
+
+
+def test_passwords_inside_urls_are_masked() -> None:
+    settings = parse_settings(
+        {"rate_limit_storage": "redis://:s3cretpw@127.0.0.1:6379/0"}, environ={}
+    )
+    assert "s3cretpw" not in str(settings.masked())
+    assert settings.masked()["rate_limit_storage"] == "redis://:**********@127.0.0.1:6379/0"
