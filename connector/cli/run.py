@@ -6,12 +6,14 @@ import json
 import sys
 import time
 from contextlib import nullcontext
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
 from connector.cli.context import get_context, handle_errors
+from connector.config import parse_duration
 from connector.errors import ConfigError
 
 SUMMARY_COLUMNS = (
@@ -34,10 +36,21 @@ SUMMARY_COLUMNS = (
 @click.option("--source", "source_names", multiple=True, help="Only this source (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Show the plan and cost; write and pay nothing.")
 @click.option("--no-wait", is_flag=True, help="Leave running batches to the worker.")
+@click.option(
+    "--wait-timeout",
+    default="1h",
+    show_default=True,
+    help="Stop waiting for batches after this long (the worker carries on with them).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @handle_errors
 def run_command(
-    once: bool, source_names: tuple[str, ...], dry_run: bool, no_wait: bool, as_json: bool
+    once: bool,
+    source_names: tuple[str, ...],
+    dry_run: bool,
+    no_wait: bool,
+    wait_timeout: str,
+    as_json: bool,
 ) -> None:
     """Run sources once: fetch pending records, enrich, write back, wait for batches."""
     from connector.batches import poll_batches
@@ -70,18 +83,19 @@ def run_command(
                 render_plan(report, Console())
         elif not no_wait:
             tail = CycleReport(source="batches")
-            while services.store.fetch_open_batches():
+            deadline = time.monotonic() + float(parse_duration(wait_timeout))
+            while _batches_to_wait_for(services, tail, deadline):
                 poll_batches(services, tail)
                 deliver_ready(services, report=tail)
                 # An intent left by a crashed worker would otherwise keep this loop waiting.
                 resume_stalled(services, tail)
                 flush_outbox(services)
-                if services.store.fetch_open_batches():
-                    open_batches = services.store.fetch_open_batches()
+                open_batches = services.store.fetch_open_batches()
+                if open_batches:
                     click.echo(f"waiting for {len(open_batches)} batch(es)…", err=True)
                     time.sleep(min(settings.pipeline.batch_poll_seconds, 5.0))
             flush_outbox(services)
-            if tail.enriched or tail.not_found:
+            if tail.enriched or tail.not_found or tail.error:
                 reports.append(tail)
         reports = [r for r in reports if r.source != "resumed" or r.records]
     finally:
@@ -89,6 +103,26 @@ def run_command(
     _print_summary(reports, as_json)
     if any(r.error or r.errors for r in reports):
         sys.exit(1)
+
+
+def _batches_to_wait_for(services: Any, report: Any, deadline: float) -> bool:
+    """True while some batch can still finish; paused ones wait for a top-up, not for us."""
+    open_batches = services.store.fetch_open_batches()
+    if not open_batches:
+        return False
+    if all(b.status == "paused_insufficient_credits" for b in open_batches):
+        report.error = (
+            f"{len(open_batches)} batch(es) paused for credits; the worker resumes "
+            "them once the balance covers the rest"
+        )
+        return False
+    if time.monotonic() > deadline:
+        report.error = (
+            f"stopped waiting for {len(open_batches)} batch(es) after --wait-timeout; "
+            "the worker collects them"
+        )
+        return False
+    return True
 
 
 def _print_summary(reports: list, as_json: bool) -> None:  # type: ignore[type-arg]
