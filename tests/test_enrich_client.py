@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -862,3 +863,33 @@ def test_sandbox_discovery_pages_from_zero(sandbox: Any, live_client: Enrichment
     pages = list(live_client.iter_discover("instagram", filters={}, page_size=10, max_results=25))
     assert sum(len(p.accounts) for p in pages) == 25
     assert all(isinstance(p.credits_left, float | None) for p in pages)
+
+
+def test_calls_in_flight_never_exceed_max_concurrency_across_callers() -> None:
+    """Two sources enriching at once share the process-wide cap, not one cap each."""
+    lock = threading.Lock()
+    state = {"now": 0, "peak": 0}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        with lock:
+            state["now"] += 1
+            state["peak"] = max(state["peak"], state["now"])
+        time.sleep(0.05)
+        with lock:
+            state["now"] -= 1
+        return httpx.Response(200, json=FULL_BODY)
+
+    client = EnrichmentClient(
+        settings(max_concurrency=3), budget=CountingBudget(), transport=httpx.MockTransport(handler)
+    )
+    items = [(f"found_{i}", "instagram") for i in range(12)]
+    threads = [
+        threading.Thread(target=lambda: list(client.enrich_many(items, max_concurrency=3)))
+        for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    client.close()
+    assert state["peak"] == 3

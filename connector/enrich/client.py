@@ -97,6 +97,10 @@ class EnrichmentClient:
             settings.read_timeout, connect=connect, read=settings.batch_results_timeout
         )
         self._policy = RetryPolicy(max_attempts=settings.max_attempts)
+        self._probe_policy = RetryPolicy(max_attempts=1)
+        self._probe_timeout = httpx.Timeout(5.0, connect=min(connect, 5.0))
+        # One cap for the whole process: several sources' cycles share the account's slots.
+        self._in_flight = threading.BoundedSemaphore(settings.max_concurrency)
         self._paid_policy = RetryPolicy(max_attempts=settings.max_attempts, ambiguous_retries=1)
         self._create_policy = RetryPolicy(max_attempts=settings.max_attempts, ambiguous_retries=0)
         self._http = httpx.Client(
@@ -181,14 +185,19 @@ class EnrichmentClient:
 
         return enrich_many(self, items, max_concurrency=max_concurrency, **options)
 
-    def fetch_credits(self) -> CreditBalance:
-        """The account's balance; falls back once to the documented singular path on a 404."""
+    def fetch_credits(self, *, probe: bool = False) -> CreditBalance:
+        """The account's balance; falls back once to the documented singular path on a 404.
+
+        ``probe`` makes a single short attempt (health checks must not queue behind retries).
+        """
         with self._lock:
             paths = list(self._credits_paths)
+        policy = self._probe_policy if probe else self._policy
+        timeout = self._probe_timeout if probe else None
         data: Any = _MISSING
         for path in paths:
             data = self._call(
-                "GET", path, policy=self._policy, what="fetch_credits", missing_ok=True
+                "GET", path, policy=policy, what="fetch_credits", missing_ok=True, timeout=timeout
             )
             if data is not _MISSING:
                 if path != paths[0]:
@@ -351,9 +360,10 @@ class EnrichmentClient:
         def attempt() -> Any:
             self._wait_for_turn(cancel)
             try:
-                response = self._http.request(
-                    method, path, headers=headers, timeout=timeout or self._timeout, **request
-                )
+                with self._in_flight:
+                    response = self._http.request(
+                        method, path, headers=headers, timeout=timeout or self._timeout, **request
+                    )
             except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
                 raise translate_transport_error(exc) from exc
             if missing_ok and response.status_code == 404:

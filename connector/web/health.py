@@ -65,7 +65,7 @@ def _fetch_credits(services: Services) -> None:
     key = services.settings.influencers_club.api_key
     if key is None or not key.get_secret_value():
         raise ConnectorError("influencers_club.api_key is not configured")
-    services.enrichment.fetch_credits()
+    services.enrichment.fetch_credits(probe=True)
 
 
 def _probe(check: Callable[[], None]) -> dict[str, Any]:
