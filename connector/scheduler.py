@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
@@ -21,6 +21,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NUDGE_EVERY = 2.0
+MISFIRE_GRACE = 60
+HOUSEKEEPING_EVERY = 3600.0
+# Runs, credit snapshots and alert deliveries older than this are deleted (the burn rate reads
+# 7 days, the dashboard 30); finished work items go sooner.
+HISTORY_DAYS = 90
+WORK_DAYS = 30
 BATCH_TICK = 5.0
 
 
@@ -55,6 +61,14 @@ def tick_credits(services: Services) -> None:
     release_held(services)
 
 
+def tick_housekeeping(services: Services) -> None:
+    """Drop history nobody reads any more, so the store does not grow without bound."""
+    now = services.clock()
+    pruned = services.store.prune_history(now - timedelta(days=HISTORY_DAYS))
+    pruned["work_items"] = services.store.delete_work(older_than=now - timedelta(days=WORK_DAYS))
+    log.info("housekeeping", extra=pruned)
+
+
 def take_nudges(services: Services, scheduler: BlockingScheduler) -> None:
     """Bring forward the poll of every source a webhook or the API asked for."""
     for name in services.store.take_poll_requests():
@@ -73,10 +87,7 @@ def run_search(services: Services, name: str) -> None:
 def build_scheduler(services: Services) -> BlockingScheduler:
     """A ``BlockingScheduler`` with one job per source, plus the housekeeping jobs."""
     settings = services.settings
-    scheduler = BlockingScheduler(
-        timezone=UTC,
-        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
-    )
+    scheduler = BlockingScheduler(timezone=UTC)
     now = datetime.now(UTC)
 
     def add(func: Any, job_id: str, seconds: float, *args: Any) -> None:
@@ -89,6 +100,10 @@ def build_scheduler(services: Services) -> BlockingScheduler:
             name=job_id,
             next_run_time=now,
             replace_existing=True,
+            # A late tick runs once, never twice in a row, and never alongside itself.
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=MISFIRE_GRACE,
         )
 
     for name in services.source_names:
@@ -98,6 +113,7 @@ def build_scheduler(services: Services) -> BlockingScheduler:
     add(tick_recover, "recover", max(1.0, settings.pipeline.reservation_lease / 2))
     add(tick_credits, "credits", settings.credits.check_every)
     add(take_nudges, "nudges", NUDGE_EVERY, scheduler)
+    add(tick_housekeeping, "housekeeping", HOUSEKEEPING_EVERY)
     for search in settings.discovery.searches:
         if search.every:
             add(run_search, f"discover:{search.name}", search.every, search.name)

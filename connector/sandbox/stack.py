@@ -35,17 +35,26 @@ class SandboxStack:
         self.contact_ids: dict[str, list[str]] = {}
 
     def start(self) -> SandboxStack:
-        """Start every emulator."""
-        self.ic.start()
-        self.sheets.start()
-        self.hubspot.start()
-        self._service_account = self.sheets.service_account_info()
+        """Start every emulator; if one fails, the ones already started are stopped again."""
+        try:
+            for server in (self.ic, self.sheets, self.hubspot):
+                server.start()
+            self._service_account = self.sheets.service_account_info()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:
-        """Stop every emulator."""
+        """Stop every emulator (each one even if another fails to stop)."""
+        errors = []
         for server in (self.ic, self.sheets, self.hubspot):
-            server.stop()
+            try:
+                server.stop()
+            except Exception as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
 
     def __enter__(self) -> SandboxStack:
         return self.start()

@@ -1,0 +1,75 @@
+"""The worker's scheduler: one job per source plus housekeeping, set up for one process."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from connector.config import parse_settings
+from connector.scheduler import HISTORY_DAYS, build_scheduler, tick_housekeeping
+from connector.services import build_services
+
+
+def settings_for(tmp_path: Path) -> dict:  # type: ignore[type-arg]
+    return {
+        "data_dir": str(tmp_path),
+        "influencers_club": {"api_key": "k", "base_url": "http://127.0.0.1:9"},
+        "sources": [
+            {
+                "name": "leads",
+                "type": "sheets",
+                "spreadsheet": "key",
+                "poll_interval": 30,
+                "platform_column": "Platform",
+            },
+            {"name": "crm", "type": "hubspot", "list": "1", "poll_interval": "5m"},
+            {"name": "off", "type": "hubspot", "list": "2", "enabled": False},
+        ],
+        "discovery": {
+            "searches": [
+                {"name": "fit", "platform": "tiktok", "every": "1d", "destination": "leads"}
+            ]
+        },
+    }
+
+
+def test_every_enabled_source_gets_its_own_coalescing_job(tmp_path: Path) -> None:
+    services = build_services(parse_settings(settings_for(tmp_path), environ={}))
+    try:
+        scheduler = build_scheduler(services)
+        jobs = {job.id: job for job in scheduler.get_jobs()}
+    finally:
+        services.close()
+    assert set(jobs) == {
+        "poll:leads",
+        "poll:crm",
+        "batches",
+        "outbox",
+        "recover",
+        "credits",
+        "nudges",
+        "housekeeping",
+        "discover:fit",
+    }
+    assert jobs["poll:crm"].trigger.interval == timedelta(minutes=5)
+    assert all(job.coalesce and job.max_instances == 1 for job in jobs.values())
+    assert all(job.misfire_grace_time == 60 for job in jobs.values())
+
+
+def test_housekeeping_drops_old_history_and_keeps_recent(tmp_path: Path) -> None:
+    now = datetime(2026, 11, 25, tzinfo=UTC)
+    services = build_services(parse_settings(settings_for(tmp_path), environ={}), clock=lambda: now)
+    store = services.store
+    try:
+        old_store = type(store).open(
+            services.settings.resolved_database_url,
+            clock=lambda: now - timedelta(days=HISTORY_DAYS + 1),
+        )
+        old_store.save_credit_snapshot(500.0, 10.0)
+        old_store.close()
+        store.save_credit_snapshot(400.0, 110.0)
+        tick_housekeeping(services)
+        history = store.fetch_credit_history()
+    finally:
+        services.close()
+    assert [point.available for point in history] == [400.0]
