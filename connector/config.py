@@ -6,263 +6,75 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    field_validator,
-)
+from pydantic import Field, SecretStr, ValidationError, field_validator
 
+from connector.config_sections import (
+    PLATFORMS,
+    AlertsSettings,
+    ChannelSettings,
+    CreditsSettings,
+    DiscoverySearchSettings,
+    DiscoverySettings,
+    GoogleSettings,
+    HubSpotSettings,
+    HubSpotSourceSettings,
+    InfluencersClubSettings,
+    MediaSettings,
+    PipelineSettings,
+    Platform,
+    Seconds,
+    SheetSourceSettings,
+    SlackChannelSettings,
+    SourceSettings,
+    ThresholdSettings,
+    WebhookChannelSettings,
+    WebSettings,
+    SettingsSection,
+    parse_duration,
+)
 from connector.errors import ConfigError
 
-DEFAULT_CONFIG_PATH = "connector.yaml"
-PLATFORMS = ("instagram", "youtube", "tiktok", "twitter", "twitch", "onlyfans")
+__all__ = [
+    "DEFAULT_CONFIG_PATH",
+    "PLATFORMS",
+    "AlertsSettings",
+    "ChannelSettings",
+    "CreditsSettings",
+    "DiscoverySearchSettings",
+    "DiscoverySettings",
+    "GoogleSettings",
+    "HubSpotSettings",
+    "HubSpotSourceSettings",
+    "InfluencersClubSettings",
+    "MediaSettings",
+    "PipelineSettings",
+    "Platform",
+    "Seconds",
+    "Settings",
+    "SheetSourceSettings",
+    "SlackChannelSettings",
+    "SourceSettings",
+    "ThresholdSettings",
+    "WebSettings",
+    "WebhookChannelSettings",
+    "check_settings",
+    "interpolate",
+    "load_settings",
+    "parse_duration",
+    "parse_settings",
+]
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+DEFAULT_CONFIG_PATH = "connector.yaml"
+
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]+(@)")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-def parse_duration(value: Any) -> Any:
-    """Turn ``"15m"``, ``"45s"``, ``"2h"``, ``"7d"`` or a number of seconds into seconds."""
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        match = _DURATION.match(value)
-        if not match:
-            raise ValueError(f"not a duration: {value!r} (use seconds or e.g. 45s, 15m, 2h, 7d)")
-        return float(match.group(1)) * _UNITS[match.group(2)]
-    return value
-
-
-Seconds = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
-Platform = Literal["instagram", "youtube", "tiktok", "twitter", "twitch", "onlyfans"]
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class InfluencersClubSettings(_Section):
-    """The influencers.club API account and how hard the connector may use it."""
-
-    api_key: SecretStr | None = None
-    base_url: str = "https://api-dashboard.influencers.club"
-    requests_per_minute: int = Field(300, ge=1)
-    max_concurrency: int = Field(32, ge=1, le=256)
-    connect_timeout: Seconds = 10.0
-    read_timeout: Seconds = 30.0
-    enrich_read_timeout: Seconds = Field(90.0, ge=1)
-    batch_upload_timeout: Seconds = 60.0
-    batch_results_timeout: Seconds = 120.0
-    max_attempts: int = Field(4, ge=1, le=10)
-    email_required: Literal["preferred", "must_have"] = "preferred"
-    include_audience_data: bool = False
-    include_lookalikes: bool = False
-
-    @field_validator("base_url")
-    @classmethod
-    def _strip_slash(cls, value: str) -> str:
-        return value.rstrip("/")
-
-
-class GoogleSettings(_Section):
-    """Google service account used by every sheet source."""
-
-    service_account_file: str | None = None
-    service_account_json: SecretStr | None = None
-    base_url: str | None = None
-    reads_per_minute: int = Field(60, ge=1)
-    writes_per_minute: int = Field(60, ge=1)
-    connect_timeout: Seconds = 5.0
-    read_timeout: Seconds = 60.0
-    max_attempts: int = Field(6, ge=1, le=12)
-
-
-class HubSpotSettings(_Section):
-    """HubSpot private-app / service-key token, limits and webhook secrets."""
-
-    access_token: SecretStr | None = None
-    base_url: str = "https://api.hubapi.com"
-    requests_per_interval: int = Field(100, ge=1)
-    interval_seconds: Seconds = 10.0
-    connect_timeout: Seconds = 5.0
-    read_timeout: Seconds = 30.0
-    max_attempts: int = Field(5, ge=1, le=10)
-    client_secret: SecretStr | None = None
-    workflow_secret: SecretStr | None = None
-    bootstrap_properties: bool = True
-    property_group: str = "influencers_club"
-    property_group_label: str = "influencers.club"
-
-
-class SheetSourceSettings(_Section):
-    """One watched worksheet."""
-
-    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
-    type: Literal["sheets"]
-    spreadsheet: str
-    worksheet: str = "Sheet1"
-    header_row: int = Field(1, ge=1)
-    handle_column: str = "Handle"
-    platform_column: str | None = None
-    platform: Platform | None = None
-    status_column: str = "IC Status"
-    error_column: str = "IC Error"
-    enriched_at_column: str = "IC Enriched At"
-    mapping: str = "mappings/sheets_default.yaml"
-    poll_interval: Seconds = 60.0
-    reconcile_every: Seconds = 300.0
-    claim_lease: Seconds = 900.0
-    backfill: bool = True
-    enabled: bool = True
-
-
-class HubSpotSourceSettings(_Section):
-    """One watched HubSpot contact list."""
-
-    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
-    type: Literal["hubspot"]
-    list: str
-    handle_property: str = "instagram_handle"
-    platform_property: str | None = None
-    platform: Platform | None = None
-    status_property: str = "ic_status"
-    error_property: str = "ic_error"
-    enriched_at_property: str = "ic_enriched_at"
-    mapping: str = "mappings/hubspot_contacts.yaml"
-    poll_interval: Seconds = 300.0
-    claim_lease: Seconds = 900.0
-    enabled: bool = True
-
-
-SourceSettings = Annotated[SheetSourceSettings | HubSpotSourceSettings, Field(discriminator="type")]
-
-
-class PipelineSettings(_Section):
-    """How records are routed, cached and paid for."""
-
-    mode: Literal["full"] = "full"
-    batch_threshold: int = Field(50, ge=1)
-    batch_poll_seconds: Seconds = Field(45.0, gt=0)
-    refresh_after_days: float = Field(30, ge=0)
-    not_found_refresh_days: float = Field(7, ge=0)
-    reservation_lease: Seconds = 600.0
-    outbox_flush_every: Seconds = 15.0
-    max_credits_per_run: float | None = Field(None, ge=0)
-    approval_over: float | None = Field(None, ge=0)
-
-
-class ThresholdSettings(_Section):
-    """One rung of the low-balance ladder."""
-
-    level: Literal["warn", "critical"]
-    below: float = Field(ge=0)
-
-
-class CreditsSettings(_Section):
-    """Scheduled balance checks and the rules that raise alerts."""
-
-    check_every: Seconds = 900.0
-    low_balance: list[ThresholdSettings] = Field(
-        default_factory=lambda: [
-            ThresholdSettings(level="warn", below=500),
-            ThresholdSettings(level="critical", below=100),
-        ]
-    )
-    hysteresis: float = Field(0.05, ge=0, le=1)
-    forecast_days: float | None = Field(7, ge=0)
-    min_history: Seconds = 86400.0
-    reminder_every: Seconds | None = None
-    source_failing_after: Seconds = 3600.0
-
-
-class SlackChannelSettings(_Section):
-    """A Slack incoming webhook."""
-
-    type: Literal["slack"]
-    webhook_url: SecretStr
-    name: str | None = None
-
-
-class WebhookChannelSettings(_Section):
-    """A generic HTTPS endpoint receiving Standard-Webhooks-signed JSON."""
-
-    type: Literal["webhook"]
-    url: str
-    secret: SecretStr
-    name: str | None = None
-
-
-ChannelSettings = Annotated[
-    SlackChannelSettings | WebhookChannelSettings, Field(discriminator="type")
-]
-
-
-class AlertsSettings(_Section):
-    """Where alerts go."""
-
-    channels: list[ChannelSettings] = Field(default_factory=list)
-    timeout: Seconds = 10.0
-    max_attempts: int = Field(4, ge=1, le=10)
-
-
-class WebSettings(_Section):
-    """The Flask app: auth for the dashboard/API and webhook secrets."""
-
-    auth_token: SecretStr | None = None
-    basic_auth_user: str | None = None
-    basic_auth_password: SecretStr | None = None
-    sheets_nudge_secret: SecretStr | None = None
-    max_body_bytes: int = Field(1_000_000, ge=1024)
-
-
-class MediaSettings(_Section):
-    """Where rehosted profile pictures are stored."""
-
-    backend: Literal["local", "hubspot", "none"] = "local"
-    directory: str | None = None
-    public_base_url: str | None = None
-    max_bytes: int = Field(5_000_000, ge=1024)
-    timeout: Seconds = 15.0
-    hubspot_folder: str = "/influencers-club"
-    retention_days: float = Field(30, ge=0)
-
-
-class DiscoverySearchSettings(_Section):
-    """One saved creator search."""
-
-    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
-    platform: Platform
-    filters: dict[str, Any] = Field(default_factory=dict)
-    sort_by: Literal["relevancy", "engagement_rate", "number_of_followers", "growth_rate"] = (
-        "relevancy"
-    )
-    sort_order: Literal["asc", "desc"] = "desc"
-    target: int = Field(100, ge=1, le=10_000)
-    page_size: int = Field(50, ge=1, le=50)
-    every: Seconds | None = None
-    destination: str
-
-
-class DiscoverySettings(_Section):
-    """Saved searches that keep a destination topped up with new creators."""
-
-    first_page: int = Field(0, ge=0, le=1)
-    searches: list[DiscoverySearchSettings] = Field(default_factory=list)
-
-
-class Settings(_Section):
+class Settings(SettingsSection):
     """Everything the connector reads from its configuration."""
 
     data_dir: str = "./data"
