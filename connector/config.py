@@ -27,13 +27,13 @@ from connector.config_sections import (
     PipelineSettings,
     Platform,
     Seconds,
+    SettingsSection,
     SheetSourceSettings,
     SlackChannelSettings,
     SourceSettings,
     ThresholdSettings,
     WebhookChannelSettings,
     WebSettings,
-    SettingsSection,
     parse_duration,
 )
 from connector.errors import ConfigError
