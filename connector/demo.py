@@ -23,41 +23,19 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
+from connector.demo_data import (
+    ALERT_SECRET,
+    HUBSPOT_HANDLES,
+    IMAGE_LIFETIME,
+    PICTURE_COLUMN,
+    SHEET_ROWS,
+    build_demo_settings,
+)
 from connector.sandbox.receivers import SlackReceiver, WebhookReceiver
 from connector.sandbox.server import LoopbackServer
 from connector.sandbox.stack import SandboxStack
 
 FINAL_PREFIXES = ("enriched", "not found", "invalid handle", "error")
-ALERT_SECRET = "whsec_" + "ZGVtby1zZWNyZXQtZm9yLXNpZ25lZC13ZWJob29rcw=="
-PICTURE_COLUMN = "Profile Picture"
-IMAGE_LIFETIME = 15
-
-SHEET_ROWS: list[list[str]] = [
-    ["@found_ana.fit", "instagram"],
-    ["https://www.instagram.com/found_ben.travel/", ""],
-    ["found_cara_cooks", "Instagram"],
-    ["instagram.com/found_ana.fit?utm_source=ig_web", ""],
-    ["https://www.tiktok.com/@found_dan.dance", ""],
-    ["@found_eve.comedy", "TikTok"],
-    ["https://www.youtube.com/@FoundFitChannel", ""],
-    ["https://x.com/found_gus", ""],
-    ["@found_gus", "X"],
-    ["https://www.twitch.tv/found_hal_plays", ""],
-    ["notfound_ivy", "instagram"],
-    ["ghost_jack", "tiktok"],
-    ["n/a", "instagram"],
-    ["two words", "instagram"],
-    ["https://www.instagram.com/p/Cabc123/", ""],
-    ["jane,john", "instagram"],
-    *[[f"found_crm_{i:03d}", "instagram"] for i in range(0, 12)],
-    *[
-        [f"@found_sheet_{i:02d}", p]
-        for i, p in zip(range(12), ["instagram", "tiktok", "youtube", "twitter"] * 3, strict=True)
-    ],
-]
-HUBSPOT_HANDLES = [f"found_crm_{i:03d}" for i in range(290)] + [
-    f"notfound_crm_{i}" for i in range(10)
-]
 
 
 @dataclass
@@ -87,71 +65,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def build_demo_settings(
-    stack: SandboxStack,
-    *,
-    data_dir: Path,
-    sheet_key: str,
-    list_id: str,
-    slack_url: str,
-    webhook_url: str,
-    web_url: str,
-    token: str,
-) -> dict[str, Any]:
-    """The demo's settings: sources, alerts, a saved search and compressed timings."""
-    sources = [
-        {
-            "name": "leads",
-            "type": "sheets",
-            "spreadsheet": sheet_key,
-            "platform_column": "Platform",
-            "poll_interval": 2,
-            "reconcile_every": 10,
-        },
-        {
-            "name": "crm",
-            "type": "hubspot",
-            "list": list_id,
-            "platform": "instagram",
-            "handle_property": "instagram_handle",
-            "poll_interval": 3,
-        },
-    ]
-    return stack.settings_data(
-        data_dir=data_dir,
-        sources=sources,
-        public_base_url=web_url,
-        pipeline={"batch_poll_seconds": 1, "outbox_flush_every": 2, "approval_over": 150},
-        credits={
-            "check_every": 3,
-            "min_history": 0,
-            "low_balance": [{"level": "warn", "below": 500}, {"level": "critical", "below": 100}],
-        },
-        alerts={
-            "channels": [
-                {"type": "slack", "webhook_url": slack_url},
-                {"type": "webhook", "url": webhook_url, "secret": ALERT_SECRET},
-            ]
-        },
-        web={"auth_token": token},
-        media={"backend": "local"},
-        discovery={
-            "searches": [
-                {
-                    "name": "fitness-tiktok",
-                    "platform": "tiktok",
-                    "filters": {"number_of_followers": {"min": 10000, "max": 100000}},
-                    "sort_by": "number_of_followers",
-                    "target": 15,
-                    "page_size": 10,
-                    "every": 3600,
-                    "destination": "leads",
-                }
-            ]
-        },
-    )
 
 
 @contextmanager
