@@ -18,43 +18,30 @@ from connector.config import SheetSourceSettings
 from connector.errors import ConnectorError, RetryableError, SourceError, TransientError
 from connector.mapping import Mapping as MappingFile
 from connector.mapping import lint_mapping
-from connector.media import build_image_formulas, get_image_formula_columns
+from connector.media import get_image_formula_columns
 from connector.ratelimit import RateBudget
 from connector.sources.base import PendingRecord, RecordUpdate, Status, WriteResult
 from connector.sources.google import RetryPolicy, call_google, fetch_drive_version, get_client_email
+from connector.sources.sheets_cells import column_range, column_values, row_range
+from connector.sources.sheets_claims import format_claim
+from connector.sources.sheets_destination import SheetsDestination
 from connector.sources.sheets_rows import (
-    INTERIM_STATUSES,
     Layout,
-    OutputColumns,
     Snapshot,
-    build_append_columns,
     build_record,
-    build_update_cells,
-    build_value_ranges,
-    cell_text,
     check_layout,
-    chunk_by_size,
-    column_range,
-    column_values,
     find_claims,
     find_worksheet,
-    fit_cell,
-    format_claim,
-    get_identity,
     parse_layout,
-    plan_new_columns,
-    quote_title,
-    row_range,
     select_pending,
     skip_backfill,
     statuses_by_identity,
 )
+from connector.sources.sheets_writes import SheetsWrites
 
 log = logging.getLogger(__name__)
 
 READ_PARAMS = {"valueRenderOption": "UNFORMATTED_VALUE", "majorDimension": "ROWS"}
-APPEND_PARAMS = {"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"}
-METADATA_MAX_AGE = 60.0
 
 
 class HasTargets(Protocol):
@@ -90,7 +77,7 @@ class _ClaimState:
     current: dict[str, Any] = field(default_factory=dict)
 
 
-class SheetsSource:
+class SheetsSource(SheetsWrites, SheetsDestination):
     """One watched worksheet, read and written through gspread's low-level HTTP client.
 
     A poll is gated on the Drive file ``version`` (no Sheets call when nothing changed; a full
@@ -209,56 +196,6 @@ class SheetsSource:
         )
         return records
 
-    def _write_back(self, updates: Sequence[RecordUpdate]) -> WriteResult:
-        result = WriteResult()
-        snapshot = self._read_snapshot()
-        extra = [name for u in updates for name in u.values]
-        cells = self._ensure_columns(snapshot.layout, extra)
-        layout = self._layout or snapshot.layout
-        status_col = layout.find(self.settings.status_column)
-        handle_col = layout.find(self.settings.handle_column)
-        rows_by_token = find_claims(snapshot, status_col)
-        columns = OutputColumns.of(layout, self.settings)
-        now = self._now()
-        finished = []
-        formulas: dict[tuple[int, int], str] = {}
-        for update in updates:
-            candidates = rows_by_token.get(update.key, [])
-            state = self._claims.get(update.key)
-            if state is not None:
-                identity = state.identity
-                ours = [
-                    r
-                    for r in candidates
-                    if get_identity(cell_text(snapshot.cell(handle_col, r))) == identity
-                ]
-            else:
-                # Outbox delivered by another process: the token alone decides, if unambiguous.
-                ours = candidates if len(candidates) == 1 else []
-            if not ours:
-                # A handle edited under our claim: release the row so the new handle queues.
-                # A claim that landed on a row sorted in before it was written: put back what
-                # that row's status was when we read it.
-                if state is not None and status_col is not None:
-                    for row in candidates:
-                        other = get_identity(cell_text(snapshot.cell(handle_col, row)))
-                        cells[(row, status_col)] = self._statuses.get(other, "")
-                result.missing.append(update.key)
-                finished.append(update.key)
-                continue
-            seen = state.current if state else {}
-            cells.update(build_update_cells(snapshot, columns, ours[0], update, seen, now))
-            formulas.update(self._formula_cells(layout, ours[0], update))
-            result.written.append(update.key)
-            if update.status not in INTERIM_STATUSES:
-                finished.append(update.key)
-        self._write_cells(cells)
-        # The one USER_ENTERED write: only =IMAGE("<our own media URL>") ever goes through it.
-        self._write_cells(formulas, input_option="USER_ENTERED")
-        for key in finished:
-            self._claims.pop(key, None)
-        return result
-
     def check(self) -> list[str]:
         """Problems with access, headers and the mapping, for ``connector sources check``."""
         try:
@@ -281,62 +218,6 @@ class SheetsSource:
     def _now(self) -> float:
         value = self._clock()
         return value.timestamp() if isinstance(value, datetime) else float(value)
-
-    # -- discovery destination -------------------------------------------------------------
-
-    def fetch_handles(self) -> list[tuple[str, str | None]]:
-        """``(handle text, platform text)`` of every row with a handle, top to bottom."""
-        with self._lock:
-            snapshot = self._read_snapshot()
-        layout = snapshot.layout
-        handle_col = layout.find(self.settings.handle_column)
-        if handle_col is None:
-            return []
-        platform_col = (
-            layout.find(self.settings.platform_column) if self.settings.platform_column else None
-        )
-        found = []
-        for row in snapshot.row_numbers():
-            handle = cell_text(snapshot.cell(handle_col, row)).strip()
-            if handle:
-                platform = (
-                    cell_text(snapshot.cell(platform_col, row)).strip() if platform_col else ""
-                )
-                found.append((handle, platform or self.settings.platform))
-        return found
-
-    def append_rows(self, rows: Sequence[Mapping[str, Any]]) -> int:
-        """Append rows below the table, each value put under the header of the same name.
-
-        Missing columns are created first (as write-back does). The append is one RAW
-        ``values:append`` anchored at the header row with ``INSERT_ROWS``, so it never overwrites
-        cells; it is not idempotent, so it is retried only when Google cannot have applied it.
-        """
-        if not rows:
-            return 0
-        with self._lock:
-            layout = self._read_layout()
-            names = list(dict.fromkeys(str(name) for row in rows for name in row))
-            self._write_cells(self._ensure_columns(layout, names))
-            layout = self._layout or layout
-            width = max(c for c in (layout.find(n) for n in names) if c is not None)
-            values = [[""] * width for _ in rows]
-            for line, row in zip(values, rows, strict=True):
-                for name, value in row.items():
-                    column = layout.find(str(name))
-                    if column is not None:
-                        line[column - 1] = fit_cell(value)
-            anchor = f"{quote_title(self._title)}!A{self.settings.header_row}"
-            body = {"majorDimension": "ROWS", "values": values}
-            self._call(
-                lambda: self._http.values_append(
-                    self.spreadsheet_id, anchor, dict(APPEND_PARAMS), dict(body)
-                ),
-                self._writes,
-                idempotent=False,
-            )
-        log.info("sheet rows appended", extra={"source": self.name, "rows": len(rows)})
-        return len(rows)
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -473,76 +354,6 @@ class SheetsSource:
             if token not in used and token not in self._claims:
                 used.add(token)
                 return token
-
-    # -- writes ----------------------------------------------------------------------------
-
-    def _ensure_columns(
-        self, layout: Layout, extra: Sequence[str] = ()
-    ) -> dict[tuple[int, int], Any]:
-        """Plan missing output columns; grow the grid relatively (never shrink it) if needed."""
-        s = self.settings
-        names = [
-            s.status_column,
-            s.error_column,
-            s.enriched_at_column,
-            *self._mapping.targets,
-            *self._formula_columns.values(),
-            *extra,
-        ]
-        planned = plan_new_columns(layout, names)
-        if not planned:
-            return {}
-        sheet = self._get_sheet(max_age=METADATA_MAX_AGE)
-        needed = max(planned.values()) - sheet.column_count
-        if needed > 0:
-            body = build_append_columns(sheet.sheet_id, needed)
-            # Relative growth never shrinks a sheet a user widened; a repeat only adds spares.
-            self._call(
-                lambda: self._http.batch_update(self.spreadsheet_id, dict(body)),
-                self._writes,
-                idempotent=False,
-            )
-            self._sheet = _SheetInfo(
-                sheet.sheet_id, sheet.title, sheet.column_count + needed, sheet.fetched_at
-            )
-        headers = list(layout.headers) + [""] * (max(planned.values()) - layout.width)
-        for name, column in planned.items():
-            headers[column - 1] = name
-        self._layout = parse_layout(headers)
-        log.info("sheet columns added", extra={"source": self.name, "columns": list(planned)})
-        return {(s.header_row, column): name for name, column in planned.items()}
-
-    def _formula_cells(
-        self, layout: Layout, row: int, update: RecordUpdate
-    ) -> dict[tuple[int, int], str]:
-        if not self._formula_columns or not update.values:
-            return {}
-        texts = build_image_formulas(
-            update.values, self._formula_columns, allowed_prefix=self._media_url_prefix
-        )
-        cells = {}
-        for name, text in texts.items():
-            column = layout.find(name)
-            if column is not None:
-                cells[(row, column)] = text
-        return cells
-
-    def _write_cells(
-        self, cells: Mapping[tuple[int, int], Any], *, input_option: str = "RAW"
-    ) -> None:
-        if not cells:
-            return
-        for chunk in chunk_by_size(build_value_ranges(self._title, cells)):
-            self._call(self._batch_update_values(chunk, input_option), self._writes)
-
-    def _batch_update_values(
-        self, chunk: list[dict[str, Any]], input_option: str = "RAW"
-    ) -> Callable[[], Any]:
-        def send() -> Any:
-            body = {"valueInputOption": input_option, "data": [dict(e) for e in chunk]}
-            return self._http.values_batch_update(self.spreadsheet_id, body)
-
-        return send
 
     def _lint_mapping(self, layout: Layout) -> list[str]:
         if not isinstance(self._mapping, MappingFile):

@@ -1,96 +1,83 @@
-"""Pure row and column logic for sheet sources: headers, A1 ranges, claims and write payloads."""
+"""Pure row logic for sheet sources: header layouts, snapshots, pending rows and row updates."""
 
 from __future__ import annotations
 
-import json
-import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
 from typing import Any
 
 from connector.errors import SourceError
-from connector.sources.base import PendingRecord, RecordUpdate, Status
-
-MAX_CELL_CHARS = 50_000
-TRUNCATED_MARKER = " …[truncated by connector]"
-PAYLOAD_LIMIT_BYTES = 1_800_000
-INTERIM_STATUSES = frozenset(
-    {Status.QUEUED, Status.ENRICHING, Status.AWAITING_CREDITS, Status.AWAITING_APPROVAL}
+from connector.sources.base import PendingRecord, RecordUpdate
+from connector.sources.sheets_cells import (
+    cell_range,
+    cell_text,
+    column_index,
+    column_letter,
+    column_range,
+    column_values,
+    get_identity,
+    normalise_header,
+    quote_title,
+    row_range,
 )
-_CLAIM = re.compile(r"^(?P<label>.*?)\s*·c:(?P<token>[0-9a-f]{6,32})·(?P<ts>\d{1,12})\s*$")
+from connector.sources.sheets_claims import (
+    INTERIM_STATUSES,
+    Claim,
+    format_claim,
+    format_status,
+    is_pending,
+    parse_claim,
+)
+from connector.sources.sheets_payloads import (
+    MAX_CELL_CHARS,
+    PAYLOAD_LIMIT_BYTES,
+    TRUNCATED_MARKER,
+    build_append_columns,
+    build_value_ranges,
+    chunk_by_size,
+    fit_cell,
+    format_timestamp,
+)
 
-
-def column_letter(index: int) -> str:
-    """A1 letters of a 1-based column index (1 → A, 27 → AA, 703 → AAA)."""
-    if index < 1:
-        raise ValueError(f"column index must be >= 1, got {index}")
-    letters = ""
-    while index:
-        index, rem = divmod(index - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
-
-
-def column_index(letters: str) -> int:
-    """1-based column index of A1 letters (A → 1, AA → 27)."""
-    if not letters or not letters.isalpha() or not letters.isascii():
-        raise ValueError(f"not column letters: {letters!r}")
-    index = 0
-    for char in letters.upper():
-        index = index * 26 + ord(char) - 64
-    return index
-
-
-def quote_title(title: str) -> str:
-    """The worksheet title as an A1 sheet reference, always quoted (``'Bob''s'``)."""
-    return "'" + title.replace("'", "''") + "'"
-
-
-def row_range(title: str, row: int) -> str:
-    """A whole row, e.g. ``'Leads'!1:1``."""
-    return f"{quote_title(title)}!{row}:{row}"
-
-
-def column_range(title: str, column: int, first_row: int) -> str:
-    """An open-ended column from ``first_row`` down, e.g. ``'Leads'!B2:B``."""
-    letter = column_letter(column)
-    return f"{quote_title(title)}!{letter}{first_row}:{letter}"
-
-
-def cell_range(title: str, row: int, column: int, width: int = 1) -> str:
-    """One cell, or ``width`` adjacent cells in a row."""
-    start = f"{column_letter(column)}{row}"
-    if width == 1:
-        return f"{quote_title(title)}!{start}"
-    return f"{quote_title(title)}!{start}:{column_letter(column + width - 1)}{row}"
-
-
-def normalise_header(value: Any) -> str:
-    """Header text as matched: trimmed and case-insensitive."""
-    return cell_text(value).strip().casefold()
-
-
-def cell_text(value: Any) -> str:
-    """A read cell value as text (numbers and booleans as a human would type them)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def get_identity(handle_text: str) -> str:
-    """The stable identity of a row: its trimmed, lower-cased handle text."""
-    return handle_text.strip().lower()
-
-
-def column_values(value_range: Mapping[str, Any]) -> list[Any]:
-    """The cells of a one-column ``ValueRange`` read by rows; empty rows become ``""``."""
-    return [row[0] if row else "" for row in value_range.get("values", [])]
+__all__ = [
+    "INTERIM_STATUSES",
+    "MAX_CELL_CHARS",
+    "PAYLOAD_LIMIT_BYTES",
+    "TRUNCATED_MARKER",
+    "Claim",
+    "Layout",
+    "OutputColumns",
+    "Snapshot",
+    "build_append_columns",
+    "build_record",
+    "build_update_cells",
+    "build_value_ranges",
+    "cell_range",
+    "cell_text",
+    "check_layout",
+    "chunk_by_size",
+    "column_index",
+    "column_letter",
+    "column_range",
+    "column_values",
+    "find_claims",
+    "find_worksheet",
+    "fit_cell",
+    "format_claim",
+    "format_status",
+    "format_timestamp",
+    "get_identity",
+    "is_pending",
+    "normalise_header",
+    "parse_claim",
+    "parse_layout",
+    "plan_new_columns",
+    "quote_title",
+    "row_range",
+    "select_pending",
+    "skip_backfill",
+    "statuses_by_identity",
+]
 
 
 @dataclass(frozen=True)
@@ -146,102 +133,6 @@ def plan_new_columns(layout: Layout, names: Iterable[str]) -> dict[str, int]:
 
 
 @dataclass(frozen=True)
-class Claim:
-    """A claim written into a status cell: the readable label, a token and the unix time."""
-
-    label: str
-    token: str
-    claimed_at: int
-
-
-def format_claim(label: str, token: str, claimed_at: float) -> str:
-    """The status cell text of a claim, e.g. ``queued ·c:9f2a1b7c0d·1732540000``."""
-    return f"{label} ·c:{token}·{int(claimed_at)}"
-
-
-def parse_claim(status: str) -> Claim | None:
-    """The claim in a status cell, or None when the cell holds no claim."""
-    match = _CLAIM.match(status.strip())
-    if not match:
-        return None
-    return Claim(match.group("label").strip(), match.group("token"), int(match.group("ts")))
-
-
-def is_pending(handle: Any, status: Any, *, now: float, lease: float) -> bool:
-    """A row needs work: a handle and an empty status, ``retry``, or a claim past its lease."""
-    if not cell_text(handle).strip():
-        return False
-    text = cell_text(status).strip()
-    if not text or text.casefold() == "retry":
-        return True
-    claim = parse_claim(text)
-    return claim is not None and claim.claimed_at + lease <= now
-
-
-def fit_cell(value: Any) -> Any:
-    """A value ready for a RAW write: numbers stay numbers, text is capped at 50,000 chars."""
-    if value is None:
-        return ""
-    if isinstance(value, bool | int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else ""
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, list | tuple | set):
-        text = ", ".join(cell_text(v) for v in value)
-    elif isinstance(value, dict):
-        text = json.dumps(value, ensure_ascii=False, default=str)
-    else:
-        text = str(value)
-    if len(text) > MAX_CELL_CHARS:
-        text = text[: MAX_CELL_CHARS - len(TRUNCATED_MARKER)] + TRUNCATED_MARKER
-    return text
-
-
-def build_value_ranges(title: str, cells: Mapping[tuple[int, int], Any]) -> list[dict[str, Any]]:
-    """``values:batchUpdate`` entries for ``{(row, column): value}``; adjacent cells share one."""
-    entries: list[dict[str, Any]] = []
-    run: list[Any] = []
-    start: tuple[int, int] | None = None
-    previous: tuple[int, int] | None = None
-    for row, column in sorted(cells):
-        if (
-            previous is not None
-            and start is not None
-            and (row != previous[0] or column != previous[1] + 1)
-        ):
-            entries.append({"range": cell_range(title, *start, len(run)), "values": [run]})
-            run, start = [], None
-        if start is None:
-            start = (row, column)
-        run.append(fit_cell(cells[(row, column)]))
-        previous = (row, column)
-    if start is not None:
-        entries.append({"range": cell_range(title, *start, len(run)), "values": [run]})
-    return entries
-
-
-def chunk_by_size(
-    entries: Sequence[dict[str, Any]], limit: int = PAYLOAD_LIMIT_BYTES
-) -> list[list[dict[str, Any]]]:
-    """Split entries into requests whose JSON body stays under ``limit`` bytes."""
-    chunks: list[list[dict[str, Any]]] = []
-    current: list[dict[str, Any]] = []
-    size = 0
-    for entry in entries:
-        entry_size = len(json.dumps(entry, ensure_ascii=False).encode()) + 2
-        if current and size + entry_size > limit:
-            chunks.append(current)
-            current, size = [], 0
-        current.append(entry)
-        size += entry_size
-    if current:
-        chunks.append(current)
-    return chunks
-
-
-@dataclass(frozen=True)
 class Snapshot:
     """The header layout plus the columns read in one poll, from ``first_row`` down."""
 
@@ -259,22 +150,6 @@ class Snapshot:
         """Sheet row numbers covered by the longest column read."""
         height = max((len(v) for v in self.columns.values()), default=0)
         return range(self.first_row, self.first_row + height)
-
-
-def format_status(status: str, key: str, error: str, now: float) -> str:
-    """Status cell text: interim statuses keep the claim token, final ones are plain words."""
-    if status in INTERIM_STATUSES:
-        return format_claim(status, key, now)
-    if status == Status.INVALID and error:
-        return f"{Status.INVALID}: {error}"
-    return status
-
-
-def format_timestamp(value: datetime) -> str:
-    """An enriched-at cell: UTC, to the second, readable and sortable as text."""
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def find_claims(snapshot: Snapshot, status_col: int | None) -> dict[str, list[int]]:
@@ -454,9 +329,3 @@ def build_record(
         location=f"{title}!{column_letter(handle_col)}{row}",
         current=current,
     )
-
-
-def build_append_columns(sheet_id: int, count: int) -> dict[str, Any]:
-    """A ``spreadsheets:batchUpdate`` body adding ``count`` columns at the right (relative)."""
-    grow = {"sheetId": sheet_id, "dimension": "COLUMNS", "length": count}
-    return {"requests": [{"appendDimension": grow}]}
