@@ -147,7 +147,7 @@ class AlertEngine:
     ) -> Observations:
         """Gather the store facts the rules need besides the credit report."""
         store = self.services.store
-        from connector.pipeline import PRICE
+        from connector.enrich.models import PRICES as PRICE
 
         paused = [
             (b.batch_id or b.ref, max(0, b.total - b.processed) * PRICE.get(b.mode, 1.0))

@@ -7,6 +7,9 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from connector.delivery import deliver_ready, mark_records, write_status
+from connector.enrich.models import get_price
+from connector.enrich.retry import is_ambiguous
 from connector.errors import ConnectorError, FatalError, RetryableError
 from connector.sources.base import Status
 from connector.store.models import Batch, BatchItem, LedgerKey
@@ -18,7 +21,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BATCH_MAX_ROWS = 10_000
-PRICE = {"full": 1.0, "raw": 0.03}
+# After an upload that may have created (and billed) a batch, its creators stay reserved this
+# long under the batch's name: records of them arriving meanwhile wait instead of paying again,
+# and a human has a day to check the influencers.club dashboard. The batch's own records get
+# `error` (final), so no poll, claim or recovery job requeues them; only a typed retry does.
+UNCONFIRMED_HOLD = timedelta(hours=24)
+UNCONFIRMED_MESSAGE = (
+    "the batch upload timed out and may have been created and billed; check the "
+    "influencers.club dashboard, then type retry to enrich again"
+)
 
 
 def submit_batches(
@@ -57,14 +68,7 @@ def submit_batches(
                 metadata={"connector_batch": batch.ref, "run_id": run_id},
             )
         except ConnectorError as exc:
-            store.update_batch(batch.ref, status="failed", error=f"create failed: {exc}")
-            store.release(keys, owner)
-            _fail_items(
-                services,
-                batch,
-                f"batch could not be created: {exc}",
-                retry=isinstance(exc, RetryableError),
-            )
+            _fail_create(services, batch, keys, owner, exc)
             if isinstance(exc, FatalError):
                 raise
             continue
@@ -85,9 +89,40 @@ def submit_batches(
     return submitted
 
 
+def _fail_create(
+    services: Services, batch: Batch, keys: list[LedgerKey], owner: str, error: ConnectorError
+) -> None:
+    """Close a batch whose create call failed, without ever uploading its handles again blindly.
+
+    A ``FatalError`` (bad key, no credits) is left to the caller, which holds or fails the
+    records; it was refused, so nothing was created.
+    """
+    store = services.store
+    if isinstance(error, RetryableError) and is_ambiguous(error):
+        store.update_batch(batch.ref, status="failed", error=f"{UNCONFIRMED_MESSAGE} ({error})")
+        store.hand_over_reservations(keys, owner, f"batch:{batch.ref}", UNCONFIRMED_HOLD)
+        log.error(
+            "batch upload unconfirmed",
+            extra={"batch_ref": batch.ref, "rows": len(keys), "error": str(error)},
+        )
+        _fail_items(services, batch, f"{UNCONFIRMED_MESSAGE} ({error})", retry=False)
+        return
+    store.update_batch(batch.ref, status="failed", error=f"create failed: {error}")
+    store.release(keys, owner)
+    if not isinstance(error, FatalError):
+        _fail_items(
+            services,
+            batch,
+            f"batch could not be created: {error}",
+            retry=isinstance(error, RetryableError),
+        )
+    else:
+        store.close_batch(batch.ref)
+
+
 def poll_batches(services: Services, report: CycleReport | None = None) -> int:
     """Poll every due batch once; collect finished ones; resume paused ones when affordable."""
-    from connector.pipeline import CycleReport, deliver_ready
+    from connector.pipeline import CycleReport
 
     store, settings = services.store, services.settings
     report = report or CycleReport(source="*")
@@ -134,7 +169,7 @@ def _collect(services: Services, batch: Batch, report: CycleReport) -> set[Ledge
     by_key = {i.handle_key: i for i in items.values()}
     results: list[tuple[LedgerKey, str, dict | None, float]] = []
     seen: set[str] = set()
-    price = PRICE.get(batch.mode, 1.0)
+    price = get_price(batch.mode)
     for row in rows:
         item = items.get(str(row.input_value).strip().casefold()) or by_key.get(
             str(row.input_value).strip().lstrip("@").casefold()
@@ -166,10 +201,8 @@ def _collect(services: Services, batch: Batch, report: CycleReport) -> set[Ledge
 def _handle_paused(services: Services, batch: Batch, remaining: int) -> None:
     assert batch.batch_id is not None
     items = services.store.fetch_work(batch_ref=batch.ref, state="waiting")
-    from connector.pipeline import _mark
-
-    _mark(services, items, Status.AWAITING_CREDITS)
-    price = PRICE.get(batch.mode, 1.0)
+    mark_records(services, items, Status.AWAITING_CREDITS)
+    price = get_price(batch.mode)
     try:
         balance = services.enrichment.fetch_credits()
     except ConnectorError as exc:
@@ -183,8 +216,13 @@ def _handle_paused(services: Services, batch: Batch, remaining: int) -> None:
         balance=balance.available,
     )
     if balance.available >= remaining * price:
-        services.enrichment.resume_batch(batch.batch_id)
-        _mark(services, items, Status.ENRICHING)
+        try:
+            services.enrichment.resume_batch(batch.batch_id)
+        except ConnectorError as exc:
+            # The batch stays paused; the next poll checks the balance and tries again.
+            log.warning("batch resume failed", extra={"batch": batch.batch_id, "error": str(exc)})
+            return
+        mark_records(services, items, Status.ENRICHING)
         log.info("batch resumed", extra={"batch": batch.batch_id, "remaining": remaining})
 
 
@@ -193,14 +231,13 @@ def _fail_items(services: Services, batch: Batch, reason: str, *, retry: bool) -
         LedgerKey(i.platform, i.handle_key, batch.mode)
         for i in services.store.fetch_batch_items(batch.ref)
     ]
-    services.store.mark_batch_collected(batch.ref)
+    # Closed, not relabelled: history and the dashboard keep showing the batch as failed.
+    services.store.close_batch(batch.ref)
     _fail_keys(services, keys, reason, retry=retry)
 
 
 def _fail_keys(services: Services, keys: Sequence[LedgerKey], reason: str, *, retry: bool) -> None:
-    from connector.pipeline import _enqueue_status
-
     items = services.store.fetch_work_for_keys(keys, states=("waiting",))
     services.store.set_work_state([w.id for w in items], "failed", error=reason)
     status = Status.RETRY if retry else Status.ERROR
-    _enqueue_status(services, items, status, reason)
+    write_status(services, items, status, reason)

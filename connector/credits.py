@@ -178,7 +178,7 @@ def _latest_snapshot(services: Services) -> CreditSnapshot | None:
 
 
 def _price(mode: str) -> float:
-    from connector.pipeline import PRICE
+    from connector.enrich.models import PRICES as PRICE
 
     return PRICE.get(mode, 1.0)
 

@@ -5,34 +5,44 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from connector.errors import (
-    ConnectorError,
-    InvalidHandleError,
+from connector.delivery import (
+    build_payload,
+    deliver,
+    deliver_ready,
+    flush_outbox,
+    get_fresh,
+    get_lease,
+    mark_records,
+    write_status,
 )
+from connector.enrich.models import get_price
+from connector.errors import ConnectorError, FatalError, InvalidHandleError, OutOfCreditsError
 from connector.handles import parse_handle
-from connector.mapping import apply_mapping
 from connector.sources.base import PendingRecord, RecordUpdate, Status
-from connector.store.models import LedgerEntry, LedgerKey, NewWork, WorkItem
+from connector.store.models import LedgerKey, NewWork, WorkItem
 
 if TYPE_CHECKING:
     from connector.services import Services
 
 log = logging.getLogger(__name__)
 
-PRICE = {"full": 1.0, "raw": 0.03}
-BATCH_MAX_ROWS = 10_000
+__all__ = [
+    "CycleReport",
+    "deliver_ready",
+    "flush_outbox",
+    "get_fresh",
+    "get_lease",
+    "process_work",
+    "release_held",
+    "run_cycle",
+]
+
 # A record key no source produces: its claim is the per-source poll lease.
 POLL_LOCK = "*poll*"
-
-
-def get_lease(services: Services) -> timedelta:
-    """How long a lease (reservation, poll, outbox, stalled-work claim) of a dead worker lasts."""
-    return timedelta(seconds=services.settings.pipeline.reservation_lease)
 
 
 def build_owner(services: Services) -> str:
@@ -64,6 +74,8 @@ class CycleReport:
     credits_spent: float = 0.0
     credits_saved: float = 0.0
     quote: float = 0.0
+    # Records claimed again while their earlier item still waits or is held (not re-quoted).
+    reclaimed: int = 0
     routes: dict[str, int] = field(default_factory=lambda: {"single": 0, "batch": 0})
     error: str | None = None
     plan: list[dict[str, Any]] = field(default_factory=list)
@@ -104,26 +116,38 @@ def run_cycle(services: Services, source_name: str, *, dry_run: bool = False) ->
         parsed, invalid = _parse_records(records, services.settings.pipeline.mode)
         # The records are claimed at the source now; storing them at once keeps the window in
         # which a crash leaves a claim without its work item as short as possible.
-        work = _save_work(services, source_name, parsed, invalid, report.run_id)
+        work = _save_work(services, source_name, parsed, invalid, report)
     finally:
         store.release_records(source_name, [POLL_LOCK], services.worker_id)
     store.record_source_success(source_name)
     report.records, report.invalid = len(records), len(invalid)
     process_work(services, work, report)
     flush_outbox(services, source_name)
-    status = "held" if report.held else "finished"
-    store.finish_run(
-        report.run_id,
-        status=status,
-        stats=report.as_dict(),
-        credits_spent=report.credits_spent,
-        credits_saved=report.credits_saved,
-    )
+    _finish_run(services, report)
     log.info(
         "cycle done",
         extra={"source": source_name, "worker": services.worker_id, **report.as_dict()},
     )
     return report
+
+
+def _finish_run(services: Services, report: CycleReport) -> None:
+    """Close the run; a held run keeps the hold status pre-flight gave it (approval or credits)."""
+    if report.run_id is None:
+        return
+    status = "failed" if report.error else "finished"
+    if report.held:
+        run = services.store.get_run(report.run_id)
+        held = ("held", "awaiting_approval", "approved")
+        status = run.status if run is not None and run.status in held else "held"
+    services.store.finish_run(
+        report.run_id,
+        status=status,
+        stats=report.as_dict(),
+        error=report.error,
+        credits_spent=report.credits_spent,
+        credits_saved=report.credits_saved,
+    )
 
 
 def _plan_cycle(services: Services, source_name: str, report: CycleReport) -> CycleReport:
@@ -159,12 +183,19 @@ def _save_work(
     source_name: str,
     parsed: Sequence[Parsed],
     invalid: Sequence[RecordUpdate],
-    run_id: str | None,
+    report: CycleReport,
 ) -> list[WorkItem]:
+    """Store the claimed records as work; records already held or waiting keep their item.
+
+    A held record is claimed again at every claim lease (sheets) or poll (HubSpot). Its item
+    moves to the new claim, so the write-back finds the record, and stays in its first run,
+    so approving that run releases it: it is not quoted or held again here.
+    """
     store = services.store
     if invalid:
-        store.enqueue_writes(source_name, [(u.key, _payload(u)) for u in invalid], run_id=run_id)
-    return store.add_work(
+        writes = [(u.key, build_payload(u)) for u in invalid]
+        store.enqueue_writes(source_name, writes, run_id=report.run_id)
+    moved, new = store.rekey_open_work(
         [
             NewWork(
                 source=source_name,
@@ -173,12 +204,31 @@ def _save_work(
                 key=p.key,
                 handle_value=p.handle_value,
                 location=p.record.location,
-                run_id=run_id,
+                run_id=report.run_id,
                 current=dict(p.record.current),
             )
             for p in parsed
         ]
     )
+    report.reclaimed += len(moved)
+    # A sheet's new claim overwrote the status cell with "queued"; HubSpot claims write nothing.
+    _mark_reclaimed(services, [item for old, item in moved if old != item.record_key])
+    return store.add_work(new)
+
+
+def _mark_reclaimed(services: Services, moved: Sequence[WorkItem]) -> None:
+    waiting = [w for w in moved if w.state == "waiting"]
+    if waiting:
+        mark_records(services, waiting, Status.ENRICHING)
+    by_run: dict[str | None, list[WorkItem]] = defaultdict(list)
+    for item in moved:
+        if item.state == "held":
+            by_run[item.run_id].append(item)
+    for run_id, held in by_run.items():
+        run = services.store.get_run(run_id) if run_id else None
+        approval = run is not None and run.status in ("awaiting_approval", "approved")
+        status = Status.AWAITING_APPROVAL if approval else Status.AWAITING_CREDITS
+        mark_records(services, held, status, held[0].error or "")
 
 
 def _parse_records(
@@ -221,12 +271,12 @@ def process_work(services: Services, work: Sequence[WorkItem], report: CycleRepo
     if not misses:
         return
     pending = [w for w in work if w.key not in fresh]
-    report.quote += len(misses) * PRICE[settings.pipeline.mode]
+    report.quote += len(misses) * get_price(settings.pipeline.mode)
     hold = services.check_spend(report.quote, run_id=report.run_id)
     if hold is not None:
         store.set_work_state([w.id for w in pending], "held", error=hold.reason)
         report.held += len(pending)
-        _mark(services, pending, hold.status)
+        mark_records(services, pending, hold.status)
         services.notify(
             "work_held",
             source=report.source,
@@ -248,219 +298,64 @@ def process_work(services: Services, work: Sequence[WorkItem], report: CycleRepo
     by_platform: dict[str, list[LedgerKey]] = defaultdict(list)
     for key in sorted(owned):
         by_platform[key.platform].append(key)
+    stopped: FatalError | None = None
     # A short lease lets others take over quickly after a crash; the keeper stretches it for
     # as long as this worker is alive and still working on the keys.
     with LeaseKeeper(store, owned, owner, get_lease(services)):
-        _mark(services, [w for w in pending if w.key in owned], Status.ENRICHING)
+        mark_records(services, [w for w in pending if w.key in owned], Status.ENRICHING)
         for platform, platform_keys in by_platform.items():
             items = [(k, values[k]) for k in platform_keys]
-            if len(platform_keys) >= settings.pipeline.batch_threshold:
-                report.routes["batch"] += len(platform_keys)
-                submit_batches(services, platform, items, run_id=report.run_id, owner=owner)
-            else:
-                report.routes["single"] += len(platform_keys)
-                enrich_singles(services, items, report, owner)
-
-
-def get_fresh(services: Services, keys: Iterable[LedgerKey]) -> dict[LedgerKey, LedgerEntry]:
-    """Ledger entries of ``keys`` within the configured freshness windows."""
-    pipeline = services.settings.pipeline
-    return services.store.lookup_fresh(
-        list(keys),
-        found_max_age=timedelta(days=pipeline.refresh_after_days),
-        not_found_max_age=timedelta(days=pipeline.not_found_refresh_days),
-    )
-
-
-def deliver_key(services: Services, key: LedgerKey, report: CycleReport, *, paid: bool) -> None:
-    """Serve every work item waiting on ``key`` from its (just saved) ledger entry."""
-    entries = services.store.get_ledger_entries([key])
-    items = services.store.fetch_work_for_keys([key], states=("waiting",))
-    deliver(services, items, entries, report, paid={key} if paid else set())
-
-
-def deliver(
-    services: Services,
-    items: Sequence[WorkItem],
-    entries: dict[LedgerKey, LedgerEntry],
-    report: CycleReport,
-    *,
-    paid: set[LedgerKey],
-) -> None:
-    """Map ledger entries onto work items and put the write-backs into the outbox."""
-    store = services.store
-    by_source: dict[str, list[WorkItem]] = defaultdict(list)
-    for item in items:
-        if item.key in entries:
-            by_source[item.source].append(item)
-    counted_payment: set[LedgerKey] = set()
-    for source_name, source_items in by_source.items():
-        mapping = services.get_mapping(source_name)
-        hashes = store.get_written_hashes(source_name, [w.identity for w in source_items])
-        writes = []
-        for item in source_items:
-            entry = entries[item.key]
-            price = PRICE.get(item.key.mode, 1.0)
-            if entry.outcome == "found":
-                if item.key in paid and item.key not in counted_payment:
-                    counted_payment.add(item.key)
+            try:
+                if len(platform_keys) >= settings.pipeline.batch_threshold:
+                    report.routes["batch"] += len(platform_keys)
+                    submit_batches(services, platform, items, run_id=report.run_id, owner=owner)
                 else:
-                    report.credits_saved += price
-            update, new_hashes = _build_update(
-                services, mapping, item, entry, hashes.get(item.identity, {})
-            )
-            writes.append((item.record_key, _payload(update, item.identity, new_hashes)))
-        store.enqueue_writes(source_name, writes, run_id=report.run_id)
-        store.set_work_state([w.id for w in source_items], "done")
+                    report.routes["single"] += len(platform_keys)
+                    enrich_singles(services, items, report, owner)
+            except FatalError as exc:
+                stopped = exc
+                break
+    if stopped is not None:
+        stop_work(services, stopped, owned, owner, report)
 
 
-def _build_update(
+def stop_work(
     services: Services,
-    mapping: Any,
-    item: WorkItem,
-    entry: LedgerEntry,
-    last_hashes: dict[str, str],
-) -> tuple[RecordUpdate, dict[str, str]]:
-    now = services.clock()
-    if entry.outcome != "found" or entry.profile is None:
-        return RecordUpdate(
-            key=item.record_key,
-            status=Status.NOT_FOUND,
-            error="",
-            enriched_at=now,
-            handle_text=item.handle_value,
-        ), {}
-    result = apply_mapping(
-        mapping,
-        entry.profile,
-        platform=item.key.platform,
-        current=item.current,
-        last_hashes=last_hashes,
-        context=services.transform_context(item),
-        meta={"enriched_at": now, "now": now, "handle": item.handle_value},
-    )
-    update = RecordUpdate(
-        key=item.record_key,
-        status=Status.ENRICHED,
-        values=result.changes,
-        error="; ".join(result.errors),
-        enriched_at=now,
-        handle_text=item.handle_value,
-    )
-    return update, dict(result.hashes)
+    error: FatalError,
+    owned: set[LedgerKey],
+    owner: str,
+    report: CycleReport,
+) -> None:
+    """After a ``FatalError``, settle every owned creator no answer or open batch covers.
 
-
-def _payload(
-    update: RecordUpdate, identity: str | None = None, hashes: dict[str, str] | None = None
-) -> dict[str, Any]:
-    return {
-        "key": update.key,
-        "status": update.status,
-        "values": dict(update.values),
-        "error": update.error,
-        "enriched_at": update.enriched_at.isoformat() if update.enriched_at else None,
-        "handle_text": update.handle_text,
-        "identity": identity,
-        "hashes": hashes or {},
-    }
-
-
-def _update_from_payload(payload: dict[str, Any]) -> RecordUpdate:
-    from datetime import datetime
-
-    stamp = payload.get("enriched_at")
-    return RecordUpdate(
-        key=payload["key"],
-        status=payload["status"],
-        values=payload.get("values") or {},
-        error=payload.get("error") or "",
-        enriched_at=datetime.fromisoformat(stamp) if stamp else None,
-        handle_text=payload.get("handle_text"),
-    )
-
-
-def _mark(services: Services, items: Sequence[WorkItem], status: str, error: str = "") -> None:
-    by_source: dict[str, list[str]] = defaultdict(list)
-    for item in items:
-        by_source[item.source].append(item.record_key)
-    for source_name, keys in by_source.items():
-        try:
-            services.get_source(source_name).mark(keys, status, error)
-        except ConnectorError as exc:
-            # Interim statuses are a courtesy; the final write goes through the outbox.
-            log.warning(
-                "could not mark records",
-                extra={"source": source_name, "status": status, "error": str(exc)},
-            )
-
-
-def _enqueue_status(services: Services, items: Sequence[WorkItem], status: str, error: str) -> None:
-    by_source: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
-    for item in items:
-        update = RecordUpdate(
-            key=item.record_key, status=status, error=error, handle_text=item.handle_value
-        )
-        by_source[item.source].append((item.record_key, _payload(update, item.identity)))
-    for source_name, writes in by_source.items():
-        services.store.enqueue_writes(source_name, writes)
-
-
-def deliver_ready(
-    services: Services,
-    source_name: str | None = None,
-    *,
-    paid: Iterable[LedgerKey] = (),
-    report: CycleReport | None = None,
-) -> CycleReport:
-    """Serve waiting work whose creator now has a fresh ledger entry (e.g. a finished batch).
-
-    ``paid`` names keys paid for since their work was parked, so the first record served for
-    each is not counted as a saving.
+    Out of credits holds their records (``awaiting credits``, released by the credits job);
+    any other fatal error fails them. A paid answer that could not be saved keeps its
+    reservation, stretched for a day, so that no worker pays for that creator again meanwhile.
     """
-    report = report or CycleReport(source=source_name or "*")
-    items = services.store.fetch_ready_work(source_name)
-    if items:
-        entries = get_fresh(services, {w.key for w in items})
-        deliver(services, items, entries, report, paid=set(paid))
-    return report
+    from connector.batches import UNCONFIRMED_HOLD
+    from connector.singles import UnsavedResultError
 
-
-def flush_outbox(services: Services, source_name: str | None = None) -> int:
-    """Write due outbox entries back to their sources; failures are retried with backoff."""
     store = services.store
-    # The lease keeps parallel flushers (other jobs, other workers) off the same writes; after
-    # a crash the unacknowledged ones come back when it runs out.
-    due = store.fetch_due_writes(source_name, limit=1000, lease=get_lease(services))
-    by_source: dict[str, list[Any]] = defaultdict(list)
-    for entry in due:
-        by_source[entry.source].append(entry)
-    written = 0
-    for name, entries in by_source.items():
-        updates = [_update_from_payload(e.payload) for e in entries]
-        try:
-            result = services.get_source(name).write_back(updates)
-        except ConnectorError as exc:
-            for entry in entries:
-                delay = min(3600.0, 30.0 * 2 ** min(entry.attempts, 7))
-                store.mark_write_failed(
-                    entry.id, str(exc), retry_at=services.clock() + timedelta(seconds=delay)
-                )
-            log.warning(
-                "write-back failed",
-                extra={"source": name, "error": str(exc), "records": len(entries)},
-            )
-            continue
-        done_keys = set(result.written) | set(result.missing) | set(result.failed)
-        for entry in entries:
-            if entry.record_key in result.written and entry.payload.get("hashes"):
-                store.save_written_hashes(name, entry.payload["identity"], entry.payload["hashes"])
-        store.mark_writes_done([e.id for e in entries if e.record_key in done_keys])
-        written += len(result.written)
-        for key, reason in result.failed.items():
-            log.warning(
-                "record write failed", extra={"source": name, "record": key, "error": reason}
-            )
-    return written
+    report.error = str(error)
+    log.error("work stopped", extra={"source": report.source, "error": str(error)})
+    services.notify(
+        "fatal_error", source=report.source, error=str(error), error_type=type(error).__name__
+    )
+    kept = set(error.keys) if isinstance(error, UnsavedResultError) else set()
+    open_keys = owned - kept - set(get_fresh(services, owned)) - store.fetch_batched_keys(owned)
+    store.release(open_keys, owner)
+    if kept:
+        store.extend(kept, owner, UNCONFIRMED_HOLD)
+    items = store.fetch_work_for_keys(open_keys | kept, states=("waiting",))
+    if isinstance(error, OutOfCreditsError):
+        store.set_work_state([w.id for w in items], "held", error=str(error))
+        report.held += len(items)
+        if report.run_id is not None:
+            store.hold_run(report.run_id, reason=str(error), quote=report.quote)
+        mark_records(services, items, Status.AWAITING_CREDITS)
+    else:
+        store.set_work_state([w.id for w in items], "failed", error=str(error))
+        write_status(services, items, Status.ERROR, str(error))
 
 
 def release_held(services: Services) -> list[CycleReport]:
@@ -475,14 +370,8 @@ def release_held(services: Services) -> list[CycleReport]:
         report = CycleReport(source=source_name, run_id=run_id)
         store.set_work_state([w.id for w in items], "waiting")
         process_work(services, store.fetch_work_by_ids([w.id for w in items]), report)
-        if not report.held and run_id is not None:
-            store.finish_run(
-                run_id,
-                status="finished",
-                stats=report.as_dict(),
-                credits_spent=report.credits_spent,
-                credits_saved=report.credits_saved,
-            )
+        if not report.held:
+            _finish_run(services, report)
         reports.append(report)
     if reports:
         flush_outbox(services)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
+from connector.enrich.models import get_price
 from connector.errors import ConnectorError
 from connector.mapping import apply_mapping
 from connector.sources.base import RecordUpdate
@@ -17,8 +18,6 @@ from connector.sources.base import RecordUpdate
 if TYPE_CHECKING:
     from connector.pipeline import CycleReport, Parsed
     from connector.services import Services
-
-PRICE = {"full": 1.0, "raw": 0.03}
 
 
 def build_plan(
@@ -39,13 +38,13 @@ def build_plan(
     )
     misses = keys - set(fresh)
     report.cached = len(set(fresh))
-    report.quote = len(misses) * PRICE[settings.pipeline.mode]
+    report.quote = len(misses) * get_price(settings.pipeline.mode)
     per_platform = Counter(k.platform for k in misses)
     for count in per_platform.values():
         route = "batch" if count >= settings.pipeline.batch_threshold else "single"
         report.routes[route] += count
     report.credits_saved = sum(
-        PRICE[settings.pipeline.mode]
+        get_price(settings.pipeline.mode)
         for p in parsed
         if p.key in fresh and fresh[p.key].outcome == "found"
     )

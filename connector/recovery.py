@@ -103,7 +103,8 @@ def resume_stalled(
     creator and no open batch holds it. A claim on the items keeps other workers from resuming
     the same items at the same time; reservations still decide who may pay.
     """
-    from connector.pipeline import CycleReport, get_lease, process_work
+    from connector.delivery import get_lease
+    from connector.pipeline import CycleReport, process_work
 
     store = services.store
     report = report or CycleReport(source="*")

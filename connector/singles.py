@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from connector.delivery import deliver_key, write_status
 from connector.enrich.concurrent import enrich_many
 from connector.errors import (
     ConnectorError,
     FatalError,
-    OutOfCreditsError,
     ProfileNotFoundError,
     RetryableError,
 )
@@ -20,6 +23,25 @@ if TYPE_CHECKING:
     from connector.pipeline import CycleReport
     from connector.services import Services
 
+log = logging.getLogger(__name__)
+
+# Seconds between attempts to save a paid answer: about 30 s in all, enough to ride out a
+# database failover or a dropped connection without holding the worker for long.
+SAVE_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
+
+
+class UnsavedResultError(FatalError):
+    """A paid answer could not be saved to the ledger: the credit is spent, the answer is lost.
+
+    Never a ``RetryableError``: retrying would pay again. The cycle stops, the creator stays
+    reserved and the profile is logged so an operator can recover it.
+    """
+
+    def __init__(self, message: str, *, keys: Sequence[LedgerKey], credits_cost: float) -> None:
+        super().__init__(message, hint="check the database; the profile is in the worker log")
+        self.keys = list(keys)
+        self.credits_cost = credits_cost
+
 
 class _LedgerFirst:
     """The enrichment client, but every answer is in the ledger before anyone sees it.
@@ -29,10 +51,20 @@ class _LedgerFirst:
     an answer that was already billed.
     """
 
-    def __init__(self, services: Services, keys: dict[tuple[str, str], LedgerKey]) -> None:
+    def __init__(
+        self,
+        services: Services,
+        keys: dict[tuple[str, str], LedgerKey],
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._client = services.enrichment
         self._store = services.store
         self._keys = keys
+        self._sleep = sleep
+        # Past half a lease the reservation may lapse (the keeper needs the database too), so
+        # another worker could pay meanwhile: retrying longer would not keep the promise.
+        self._budget = min(sum(SAVE_DELAYS), services.settings.pipeline.reservation_lease / 2)
         self.max_concurrency: int = self._client.max_concurrency
 
     def enrich_full(self, handle: str, platform: str, **options: Any) -> Any:
@@ -40,10 +72,45 @@ class _LedgerFirst:
         try:
             result = self._client.enrich_full(handle, platform, **options)
         except ProfileNotFoundError:
-            self._store.save_result(key, "not_found", None, 0.0)
+            # A miss is free: if it cannot be saved the store's error is retried later at no cost.
+            self._save(key, "not_found", None, 0.0)
             raise
-        self._store.save_result(key, "found", result.profile, result.credits_cost)
+        try:
+            self._save(key, "found", result.profile, result.credits_cost)
+        except ConnectorError as exc:
+            log.critical(
+                "paid answer not saved: the credit is spent and the profile is only in this log",
+                extra={
+                    "platform": key.platform,
+                    "handle": key.handle_key,
+                    "credits": result.credits_cost,
+                    "error": str(exc),
+                    "profile": json.dumps(result.profile, default=str),
+                },
+            )
+            raise UnsavedResultError(
+                f"the answer for {key.platform}:{key.handle_key} was paid for but could not be "
+                f"saved: {exc}",
+                keys=[key],
+                credits_cost=result.credits_cost,
+            ) from exc
         return result
+
+    def _save(self, key: LedgerKey, outcome: str, profile: Any, cost: float) -> None:
+        waited = 0.0
+        for delay in (*SAVE_DELAYS, None):
+            try:
+                self._store.save_result(key, outcome, profile, cost)
+                return
+            except RetryableError as exc:
+                if delay is None or waited + delay > self._budget:
+                    raise
+                log.warning(
+                    "ledger save failed, retrying",
+                    extra={"handle": key.handle_key, "delay": delay, "error": str(exc)},
+                )
+                self._sleep(delay)
+                waited += delay
 
 
 def enrich_singles(
@@ -52,14 +119,15 @@ def enrich_singles(
     """Call the API once per creator (in parallel); serve each record as its answer lands.
 
     ``owner`` holds the reservations of ``items``; they end with the saved answer, or are
-    released when no answer came.
+    released when no answer came (an unsaved paid answer keeps its reservation). A
+    ``FatalError`` is raised after every answered call was handled; the caller holds or fails
+    the work no answer reached.
     """
-    from connector.pipeline import deliver_key, get_fresh
-
     store = services.store
     by_item = {(value, key.platform): key for key, value in items}
     done: set[LedgerKey] = set()
     fatal: FatalError | None = None
+    unsaved: list[UnsavedResultError] = []
     outcomes = enrich_many(
         _LedgerFirst(services, by_item),  # type: ignore[arg-type]
         list(by_item),
@@ -68,7 +136,11 @@ def enrich_singles(
     for (value, platform), outcome in outcomes:
         key = by_item[(value, platform)]
         done.add(key)
-        if isinstance(outcome, FatalError):
+        if isinstance(outcome, UnsavedResultError):
+            report.credits_spent += outcome.credits_cost
+            report.errors += 1
+            unsaved.append(outcome)
+        elif isinstance(outcome, FatalError):
             fatal = fatal or outcome
             store.release([key], owner)
         elif isinstance(outcome, ProfileNotFoundError):
@@ -83,17 +155,20 @@ def enrich_singles(
     leftover = [k for k, _ in items if k not in done]
     if leftover:
         store.release(leftover, owner)
+    if unsaved:
+        # Losing a paid answer outranks any other stop: its keys must stay reserved.
+        raise UnsavedResultError(
+            "; ".join(str(e.message) for e in unsaved),
+            keys=[k for e in unsaved for k in e.keys],
+            credits_cost=sum(e.credits_cost for e in unsaved),
+        )
     if fatal is not None:
-        answered = set(get_fresh(services, [k for k, _ in items]))
-        unserved = {k for k, _ in items} - answered
-        _handle_fatal(services, fatal, sorted(unserved), report)
+        raise fatal
 
 
 def _record_failure(
     services: Services, key: LedgerKey, error: ConnectorError, report: CycleReport, owner: str
 ) -> None:
-    from connector.pipeline import _enqueue_status
-
     store = services.store
     store.release([key], owner)
     report.errors += 1
@@ -103,24 +178,4 @@ def _record_failure(
     else:
         status, text = Status.ERROR, str(error)
     store.set_work_state([w.id for w in items], "failed", error=text)
-    _enqueue_status(services, items, status, text)
-
-
-def _handle_fatal(
-    services: Services, error: FatalError, keys: Sequence[LedgerKey], report: CycleReport
-) -> None:
-    from connector.pipeline import _enqueue_status, _mark
-
-    store = services.store
-    report.error = str(error)
-    items = store.fetch_work_for_keys(keys, states=("waiting",))
-    if isinstance(error, OutOfCreditsError):
-        store.set_work_state([w.id for w in items], "held", error=str(error))
-        report.held += len(items)
-        _mark(services, items, Status.AWAITING_CREDITS)
-    else:
-        store.set_work_state([w.id for w in items], "failed", error=str(error))
-        _enqueue_status(services, items, Status.ERROR, str(error))
-    services.notify(
-        "fatal_error", source=report.source, error=str(error), error_type=type(error).__name__
-    )
+    write_status(services, items, status, text)

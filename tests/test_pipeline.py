@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -50,8 +51,6 @@ def finish_batches(services: Services) -> None:
         poll_batches(services)
         deliver_ready(services)
         flush_outbox(services)
-        import time
-
         time.sleep(0.2)
     flush_outbox(services)
 
@@ -156,3 +155,56 @@ def test_work_beyond_the_balance_is_held_then_released(stack: SandboxStack, tmp_
         services.close()
     assert stack.ic.stats()["credits_charged"] == 2.0
     assert [r["IC Status"] for r in sheet_rows(stack, key)] == ["enriched", "enriched"]
+
+
+def test_a_held_list_stays_one_run_until_approved_then_is_billed_once(
+    stack: SandboxStack, tmp_path: Path
+) -> None:
+    stack.ic.configure(batch_rows_per_second=500, batch_queued_seconds=0.1)
+    handles = [f"found_held{i}" for i in range(60)]
+    list_id = stack.seed_hubspot_list(handles)
+    services = build(stack, tmp_path, [hubspot_source(list_id)], pipeline={"approval_over": 10})
+    try:
+        first = run_cycle(services, "crm")
+        later = [run_cycle(services, "crm") for _ in range(3)]
+        held_runs = services.store.fetch_held_runs()
+        assert [r.run_id for r in held_runs] == [first.run_id]
+        assert held_runs[0].status == "awaiting_approval"
+        assert first.held == 60 and all(r.held == 0 for r in later)
+        assert len(services.store.fetch_work(state="held", run_id=first.run_id)) == 60
+        assert services.store.approve_run(held_runs[0].run_id)
+        release_held(services)
+        finish_batches(services)
+        run = services.store.get_run(held_runs[0].run_id)
+    finally:
+        services.close()
+    assert run is not None and run.status == "finished"
+    contacts = [stack.hubspot.get_contact(i) for i in stack.contact_ids[list_id]]
+    assert {c["ic_status"] for c in contacts} == {"enriched"}
+    stats = stack.ic.stats()
+    assert stats["credits_charged"] == 60.0
+    assert all(count == 1 for count in stats["charges"].values())
+
+
+def test_a_held_row_claimed_again_keeps_its_run_and_gets_its_write(
+    stack: SandboxStack, tmp_path: Path
+) -> None:
+    key = stack.seed_sheet([["found_ivan", "instagram", ""], ["found_jade", "instagram", ""]])
+    services = build(
+        stack, tmp_path, [sheet_source(key, claim_lease=1)], pipeline={"approval_over": 1}
+    )
+    try:
+        first = run_cycle(services, "leads")
+        time.sleep(1.2)
+        again = run_cycle(services, "leads")
+        assert (again.records, again.reclaimed, again.held) == (2, 2, 0)
+        assert [r["IC Status"].split(" ·")[0] for r in sheet_rows(stack, key)] == [
+            "awaiting approval"
+        ] * 2
+        assert [r.run_id for r in services.store.fetch_held_runs()] == [first.run_id]
+        assert services.store.approve_run(first.run_id or "")
+        release_held(services)
+    finally:
+        services.close()
+    assert [r["IC Status"] for r in sheet_rows(stack, key)] == ["enriched", "enriched"]
+    assert stack.ic.stats()["credits_charged"] == 2.0

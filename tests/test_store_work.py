@@ -80,6 +80,38 @@ def test_add_work_is_unique_per_source_and_record(store: Store, clock: FakeClock
     assert len(store.fetch_work()) == 2
 
 
+def test_rekey_open_work_moves_open_items_to_their_new_claim(store: Store) -> None:
+    held, waiting, done = store.add_work(
+        [new_work("t1", "Alice", run_id="r1"), new_work("t2", "Bob"), new_work("t3", "Carl")]
+    )
+    store.set_work_state([held.id], "held", error="awaiting approval")
+    store.set_work_state([done.id], "done")
+    moved, rest = store.rekey_open_work(
+        [
+            new_work("t4", "Alice", run_id="r2"),
+            new_work("t5", "Alice", run_id="r2"),
+            new_work("t6", "Bob"),
+            new_work("t7", "Carl"),
+        ]
+    )
+    assert [(old, m.id, m.record_key, m.state, m.run_id) for old, m in moved] == [
+        ("t1", held.id, "t4", "held", "r1"),
+        ("t2", waiting.id, "t6", "waiting", None),
+    ]
+    assert [r.record_key for r in rest] == ["t5", "t7"]
+    assert {w.record_key for w in store.fetch_work()} == {"t4", "t6", "t3"}
+
+
+def test_rekey_open_work_keeps_an_item_already_on_the_record(store: Store) -> None:
+    contact = store.add_work([new_work("101", "Alice", run_id="r1")])[0]
+    store.set_work_state([contact.id], "held")
+    changed = new_work("101", "Alicia", run_id="r2")
+    moved, rest = store.rekey_open_work([new_work("101", "Alice", run_id="r2")])
+    assert [(old, m.id, m.run_id) for old, m in moved] == [("101", contact.id, "r1")]
+    assert rest == []
+    assert store.rekey_open_work([changed]) == ([], [changed])
+
+
 def test_fetch_ready_work_returns_waiting_items_with_fresh_entries(
     store: Store, clock: FakeClock
 ) -> None:
@@ -227,6 +259,30 @@ def test_update_batch_tracks_progress_and_finish(store: Store, clock: FakeClock)
     assert store.mark_batch_collected(batch.ref) is False
     assert store.fetch_open_batches() == []
     assert [b.status for b in store.fetch_batches()] == ["collected"]
+
+
+def test_a_closed_failed_batch_keeps_its_status(store: Store, clock: FakeClock) -> None:
+    batch = store.save_batch(IG, "full", [BatchItem(IG, "alice", "Alice")])
+    store.update_batch(batch.ref, status="failed", error="create failed")
+    assert store.fetch_batched_keys([LedgerKey(IG, "alice")]) == set()
+    assert store.close_batch(batch.ref) is True
+    assert store.close_batch(batch.ref) is False
+    closed = store.get_batch(batch.ref)
+    assert closed is not None
+    assert (closed.status, closed.collected_at) == ("failed", clock.now)
+
+
+def test_fetch_batched_keys_and_hand_over_reservations(store: Store, clock: FakeClock) -> None:
+    alice, bob = LedgerKey(IG, "alice"), LedgerKey(IG, "bob")
+    store.save_batch(IG, "full", [BatchItem(IG, "alice", "Alice")])
+    assert store.fetch_batched_keys([alice, bob]) == {alice}
+    assert store.reserve([bob], owner="w1", lease=LEASE) == {bob}
+    assert store.hand_over_reservations([bob], "w1", "batch:x", timedelta(hours=24)) == 1
+    assert store.extend([bob], "w1", LEASE) == set()
+    clock.advance(hours=23)
+    assert store.reserve([bob], owner="w2", lease=LEASE) == set()
+    clock.advance(hours=2)
+    assert store.reserve([bob], owner="w2", lease=LEASE) == {bob}
 
 
 def test_update_batch_rejects_unknown_fields_and_batches(store: Store) -> None:

@@ -7,6 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 BATCH_TERMINAL_STATUSES = frozenset({"finished", "failed"})
+# Credits per enriched creator, by enrichment mode (batch rows cost the same as single calls).
+PRICES = {"full": 1.0, "raw": 0.03}
+
+
+def get_price(mode: str) -> float:
+    """Credits one creator costs in ``mode`` (unknown modes are priced as Full)."""
+    return PRICES.get(mode, PRICES["full"])
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connector.store.base import StoreBase
-from connector.store.models import BATCH_CLOSED_STATUSES, Batch, BatchItem
-from connector.store.schema import UTCDateTime, batch_items, batches
+from connector.store.base import StoreBase, chunked, sorted_keys
+from connector.store.ledger import key_in
+from connector.store.models import BATCH_CLOSED_STATUSES, Batch, BatchItem, LedgerKey
+from connector.store.schema import UTCDateTime, batch_items, batches, reservations
 
 _UPDATABLE = frozenset(
     {
@@ -206,3 +207,60 @@ class BatchMixin(StoreBase):
             )
         )
         return bool(self.transaction(lambda conn: conn.execute(stmt).rowcount))
+
+    def close_batch(self, ref: str) -> bool:
+        """Stamp a failed batch closed (``collected_at``) keeping its status; False if it was."""
+        now = self.now()
+        stmt = (
+            sa.update(batches)
+            .where(batches.c.ref == ref, batches.c.collected_at.is_(None))
+            .values(
+                collected_at=now,
+                finished_at=sa.func.coalesce(batches.c.finished_at, sa.literal(now, UTCDateTime)),
+            )
+        )
+        return bool(self.transaction(lambda conn: conn.execute(stmt).rowcount))
+
+    def fetch_batched_keys(self, keys: Iterable[LedgerKey]) -> set[LedgerKey]:
+        """Those of ``keys`` that an open batch (intents included) will answer."""
+        wanted = sorted_keys(keys)
+        columns = (batch_items.c.platform, batch_items.c.handle_key, batches.c.mode)
+        query = (
+            sa.select(*columns)
+            .join(batches, batches.c.ref == batch_items.c.batch_ref)
+            .where(batches.c.status.not_in(BATCH_CLOSED_STATUSES))
+        )
+
+        def work(conn: sa.Connection) -> set[LedgerKey]:
+            return {
+                LedgerKey(*row)
+                for chunk in chunked(wanted)
+                for row in conn.execute(
+                    query.where(sa.tuple_(*columns).in_([tuple(k) for k in chunk]))
+                )
+            }
+
+        return self.transaction(work) if wanted else set()
+
+    def hand_over_reservations(
+        self, keys: Iterable[LedgerKey], owner: str, holder: str, lease: timedelta
+    ) -> int:
+        """Give ``owner``'s reservations on ``keys`` to ``holder`` until now + ``lease``.
+
+        The new holder is no live worker, so nobody extends or releases them: the keys stay
+        blocked for exactly ``lease`` (e.g. after a batch upload that may have been billed).
+        """
+        wanted = sorted_keys(keys)
+        expires = self.now() + lease
+
+        def work(conn: sa.Connection) -> int:
+            return sum(
+                conn.execute(
+                    sa.update(reservations)
+                    .where(key_in(reservations, chunk), reservations.c.owner == owner)
+                    .values(owner=holder, expires_at=expires)
+                ).rowcount
+                for chunk in chunked(wanted)
+            )
+
+        return self.transaction(work) if wanted else 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -100,6 +100,53 @@ class WorkMixin(LedgerMixin):
             return [saved[k] for k in rows]
 
         return self.transaction(work) if ordered else []
+
+    def rekey_open_work(
+        self, items: Sequence[NewWork]
+    ) -> tuple[list[tuple[str, WorkItem]], list[NewWork]]:
+        """Point open (waiting/held) items at the records just claimed again for them.
+
+        A record claimed anew (a sheet row's claim lapsed, a held HubSpot contact polled again)
+        may come with a new record key; its open item with the same source, identity and ledger
+        key moves to that key instead of being duplicated, keeping its state, run and batch.
+        Each open item takes at most one record. Returns ((previous record key, moved item)
+        pairs, records left unmatched).
+        """
+        c = work_items.c
+
+        def work(conn: sa.Connection) -> tuple[list[tuple[str, WorkItem]], list[NewWork]]:
+            found: dict[tuple[str, str, LedgerKey], list[WorkItem]] = {}
+            for source in sorted({i.source for i in items}):
+                identities = sorted({i.identity for i in items if i.source == source})
+                for chunk in chunked(identities):
+                    query = sa.select(work_items).order_by(c.id).where(c.source == source)
+                    query = query.where(c.identity.in_(chunk), c.state.in_(_CLAIMABLE))
+                    for item in map(_item, conn.execute(query)):
+                        found.setdefault((source, item.identity, item.key), []).append(item)
+            moved: list[tuple[str, WorkItem]] = []
+            rest: list[NewWork] = []
+            for new in items:
+                candidates = found.get((new.source, new.identity, LedgerKey(*new.key)), [])
+                by_key = sa.select(c.id).where(
+                    c.source == new.source, c.record_key == new.record_key
+                )
+                holder = conn.execute(by_key).scalar() if candidates else None
+                # The record's own open item wins; an unrelated row holding the key blocks moving.
+                match = [i for i in candidates if i.id == holder] or (
+                    [] if holder else candidates[:1]
+                )
+                if not match:
+                    rest.append(new)
+                    continue
+                old = match[0]
+                candidates.remove(old)
+                values = {"record_key": new.record_key, "location": new.location}
+                stmt = sa.update(work_items).where(c.id == old.id).values(**values)
+                stmt = stmt.values(current=dict(new.current)).returning(*work_items.c)
+                moved.append((old.record_key, _item(conn.execute(stmt).one())))
+            return moved, rest
+
+        return self.transaction(work) if items else ([], [])
 
     def fetch_work_by_ids(self, ids: Iterable[int]) -> list[WorkItem]:
         """The work items with these ids (missing ones are skipped), in id order."""
