@@ -185,7 +185,8 @@ def _collect(services: Services, batch: Batch, report: CycleReport) -> set[Ledge
         elif row.status == "not_found":
             results.append((key, "not_found", None, 0.0))
             report.not_found += 1
-    store.save_results(results)
+    # The batch's run is credited in the same transaction as the ledger rows.
+    store.save_results(results, run_id=batch.run_id)
     store.mark_batch_collected(batch.ref)
     missing = [k for k in by_key if k not in seen]
     if missing:

@@ -58,6 +58,7 @@ def deliver(
         if item.key in entries:
             by_source[item.source].append(item)
     counted_payment: set[LedgerKey] = set()
+    saved_by_run: dict[str, float] = defaultdict(float)
     for source_name, source_items in by_source.items():
         mapping = services.get_mapping(source_name)
         hashes = store.get_written_hashes(source_name, [w.identity for w in source_items])
@@ -69,12 +70,18 @@ def deliver(
                     counted_payment.add(item.key)
                 else:
                     report.credits_saved += get_price(item.key.mode)
+                    if item.run_id is not None:
+                        saved_by_run[item.run_id] += get_price(item.key.mode)
             update, new_hashes = _build_update(
                 services, mapping, item, entry, hashes.get(item.identity, {})
             )
             writes.append((item.record_key, build_payload(update, item.identity, new_hashes)))
         store.enqueue_writes(source_name, writes, run_id=report.run_id)
         store.set_work_state([w.id for w in source_items], "done")
+    if report.run_id is None:
+        # Work served outside its own cycle (a finished batch): credit the runs it came from.
+        for run_id, saved in saved_by_run.items():
+            store.add_run_credits(run_id, saved=saved)
 
 
 def _build_update(

@@ -140,14 +140,11 @@ def _finish_run(services: Services, report: CycleReport) -> None:
         run = services.store.get_run(report.run_id)
         held = ("held", "awaiting_approval", "approved")
         status = run.status if run is not None and run.status in held else "held"
-    services.store.finish_run(
-        report.run_id,
-        status=status,
-        stats=report.as_dict(),
-        error=report.error,
-        credits_spent=report.credits_spent,
-        credits_saved=report.credits_saved,
-    )
+    store = services.store
+    store.finish_run(report.run_id, status=status, stats=report.as_dict(), error=report.error)
+    # Added, not overwritten: a batch collected meanwhile, or an earlier attempt of a held
+    # run, has already credited this run.
+    store.add_run_credits(report.run_id, spent=report.credits_spent, saved=report.credits_saved)
 
 
 def _plan_cycle(services: Services, source_name: str, report: CycleReport) -> CycleReport:
