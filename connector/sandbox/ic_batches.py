@@ -128,7 +128,7 @@ class Batch:
             )
             return True
         price = PRICES[self.mode]
-        if not state.charge(price, f"{self.platform}:{handle.lower()}"):
+        if not state.charge(price, f"{self.platform}:{handle.lower()}", f"batch:{self.batch_id}"):
             return False
         self.success += 1
         self.credits_used = round(self.credits_used + price, 6)

@@ -111,6 +111,7 @@ class SandboxState:
         self.http_429 = 0
         self.disconnected = 0
         self.charges: Counter[str] = Counter()
+        self.charge_log: list[dict[str, Any]] = []
         self.discovery_charges: Counter[str] = Counter()
         self.discovery_credits = 0.0
         self.image_requests = 0
@@ -186,8 +187,11 @@ class SandboxState:
         with self.lock:
             return self.balance + 1e-9 >= amount
 
-    def charge(self, amount: float, key: str | None = None) -> bool:
-        """Deduct ``amount`` (False when the balance cannot pay) and count it against ``key``."""
+    def charge(self, amount: float, key: str | None = None, via: str = "") -> bool:
+        """Deduct ``amount`` (False when the balance cannot pay) and count it against ``key``.
+
+        ``via`` says what paid (``full``, ``raw``, ``batch:<id>``) for the charge log.
+        """
         with self.lock:
             if self.balance + 1e-9 < amount:
                 return False
@@ -195,6 +199,7 @@ class SandboxState:
             self.credits_used = round(self.credits_used + amount, 6)
             if key is not None:
                 self.charges[key] += 1
+                self.charge_log.append({"t": time.time(), "key": key, "via": via})
             return True
 
     def charge_discovery(self, amount: float, keys: list[str]) -> bool:

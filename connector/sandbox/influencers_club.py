@@ -188,7 +188,7 @@ def create_app(state: SandboxState) -> Flask:
         if mode == "full" and state.take_cold(platform, parse_identity(handle)):
             time.sleep(config["cold_delay"])
             found = build_profile(platform, handle, **options) is not None
-            if config["bill_cold_504"] and found and state.charge(price, key):
+            if config["bill_cold_504"] and found and state.charge(price, key, mode):
                 g.credits = price
             return _gateway_page(504)
         # The real order is unknown (reference §10.3): checking the balance before the lookup
@@ -216,7 +216,7 @@ def create_app(state: SandboxState) -> Flask:
             with state.lock:
                 state.disconnected += 1
             return jsonify({"detail": "client closed request"}), 499
-        if not state.charge(price, key):
+        if not state.charge(price, key, mode):
             return insufficient()
         g.credits = price
         return jsonify({"result": result, "credits_cost": price, "trial_searches_left": 0})
@@ -367,6 +367,12 @@ class InfluencersClubSandbox:
     def requests(self) -> list[dict[str, Any]]:
         """The request log: ``{"t", "method", "path", "status", "credits", "endpoint"}``."""
         return self.state.get_requests()
+
+    def charge_log(self) -> list[dict[str, Any]]:
+        """Every per-creator charge: time, ``platform:handle`` and what paid (full, batch:…)."""
+        ic_batches.advance_all(self.state)
+        with self.state.lock:
+            return list(self.state.charge_log)
 
     def reset(self, balance: float | None = None) -> None:
         """Clear log, counters, faults, warm handles and batches; keep the balance unless given."""
