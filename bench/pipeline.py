@@ -39,6 +39,7 @@ from connector.sandbox.workers import (
     Scenario,
     build_dataset,
     count_double_spent,
+    count_interrupted,
     explain_double_spends,
     write_config,
 )
@@ -179,10 +180,12 @@ def run_chaos(data: Dataset, trials: int, workdir: Path, rng: random.Random) -> 
         lost = scenario.wait_until_final(FINISH_TIMEOUT)
         code = worker.terminate()
         stats = stack.ic.stats()
+        interrupted, other_failures = count_interrupted(store_url)
         return {
             "kill_trials": kills,
             "kill_phases": dict(phases),
-            "lost_rows": lost,
+            "lost_rows": lost + other_failures,
+            "interrupted_rows": interrupted,
             **explain_double_spends(stack, store_url, kill_times),
             "chaos_credits_spent": float(stats["credits_charged"]),
             "chaos_unique_found": scenario_unique(scenario),

@@ -60,6 +60,9 @@ def submit_batches(
         )
         keys = [key for key, _ in chunk]
         store.set_work_batch(keys, batch.ref)
+        # From here a crash may leave a batch the API created and bills: recovery must not
+        # upload these handles again on its own.
+        store.mark_calls_started(keys, owner)
         try:
             info = services.enrichment.create_batch(
                 [value for _, value in chunk],

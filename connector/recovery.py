@@ -10,6 +10,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from connector.errors import ConnectorError
+from connector.sources.base import Status
 from connector.store.models import Batch, LedgerKey
 
 if TYPE_CHECKING:
@@ -94,6 +95,36 @@ def close_stale_intents(services: Services) -> list[str]:
     return closed
 
 
+INTERRUPTED = (
+    "the worker stopped while this creator's paid call was in flight, so it may have been "
+    "billed without an answer; type retry to enrich it again (it may cost another credit)"
+)
+
+
+def settle_interrupted_calls(services: Services, report: CycleReport) -> int:
+    """Fail (never re-send) work whose paid call was in flight when its worker died.
+
+    Sending it again could pay twice for one creator, so a human decides: the records show an
+    error asking for ``retry``, and the reservation goes so that a retry may proceed.
+    """
+    from connector.delivery import write_status
+
+    store = services.store
+    keys = store.fetch_interrupted_keys()
+    if not keys:
+        return 0
+    items = store.fetch_work_for_keys(keys, states=("waiting",))
+    store.set_work_state([w.id for w in items], "failed", error=INTERRUPTED)
+    write_status(services, items, Status.ERROR, INTERRUPTED)
+    store.drop_reservations(keys)
+    report.errors += len(items)
+    log.warning(
+        "paid calls interrupted by a stopped worker",
+        extra={"creators": len(keys), "records": len(items)},
+    )
+    return len(keys)
+
+
 def resume_stalled(
     services: Services, report: CycleReport | None = None, *, limit: int = 5000
 ) -> CycleReport:
@@ -108,6 +139,8 @@ def resume_stalled(
 
     store = services.store
     report = report or CycleReport(source="*")
+    # Interrupted calls first: a stale intent whose upload had left must not be queued again.
+    settle_interrupted_calls(services, report)
     close_stale_intents(services)
     lease = get_lease(services)
     cutoff = services.clock() - lease

@@ -56,11 +56,13 @@ class _LedgerFirst:
         services: Services,
         keys: dict[tuple[str, str], LedgerKey],
         *,
+        owner: str,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._client = services.enrichment
         self._store = services.store
         self._keys = keys
+        self._owner = owner
         self._sleep = sleep
         # Past half a lease the reservation may lapse (the keeper needs the database too), so
         # another worker could pay meanwhile: retrying longer would not keep the promise.
@@ -70,7 +72,12 @@ class _LedgerFirst:
     def enrich_full(self, handle: str, platform: str, **options: Any) -> Any:
         key = self._keys[(handle, platform)]
         try:
-            result = self._client.enrich_full(handle, platform, **options)
+            result = self._client.enrich_full(
+                handle,
+                platform,
+                on_send=lambda: self._store.mark_calls_started([key], self._owner),
+                **options,
+            )
         except ProfileNotFoundError:
             # A miss is free: if it cannot be saved the store's error is retried later at no cost.
             self._save(key, "not_found", None, 0.0)
@@ -129,7 +136,7 @@ def enrich_singles(
     fatal: FatalError | None = None
     unsaved: list[UnsavedResultError] = []
     outcomes = enrich_many(
-        _LedgerFirst(services, by_item),  # type: ignore[arg-type]
+        _LedgerFirst(services, by_item, owner=owner),  # type: ignore[arg-type]
         list(by_item),
         max_concurrency=services.settings.influencers_club.max_concurrency,
     )

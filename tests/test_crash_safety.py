@@ -20,6 +20,7 @@ from connector.sandbox.workers import (
     ConnectorProcess,
     Scenario,
     build_dataset,
+    count_interrupted,
     explain_double_spends,
     write_config,
 )
@@ -79,13 +80,20 @@ def test_sigkilled_worker_resumes_without_losing_rows_or_paying_twice(
     assert lost == 0, log[-4000:]
     assert code == 0
     spends = explain_double_spends(stack, database_url, kill_times)
-    assert spends["double_spent_unexplained"] == 0, spends
-    charged = {k for k, n in stack.ic.stats()["charges"].items() if n > 0}
-    assert charged == {f"{p}:{n}" for p, n in scenario.found}
+    assert spends["double_spent"] == 0, spends
+    _interrupted, other_failures = count_interrupted(database_url)
+    assert other_failures == 0
     store = Store.open(database_url, migrate=False)
     try:
         found = {LedgerKey(p, n, "full") for p, n in scenario.found}
-        assert set(store.lookup_fresh(found)) == found
+        answered = set(store.lookup_fresh(found))
+        # A creator whose paid call was in flight at a kill waits for a human retry instead of
+        # being sent again; the API may or may not have billed it.
+        unanswered = {w.key for w in store.fetch_work(state="failed")}
+        assert answered | unanswered == found
+        charged = {k for k, n in stack.ic.stats()["charges"].items() if n > 0}
+        assert {f"{k.platform}:{k.handle_key}" for k in answered} <= charged
+        assert charged <= {f"{p}:{n}" for p, n in scenario.found}
         assert store.count_outbox() == 0
         assert not store.fetch_open_batches()
     finally:

@@ -133,8 +133,13 @@ class EnrichmentClient:
         include_lookalikes: bool | None = None,
         include_audience_data: bool | None = None,
         cancel: threading.Event | None = None,
+        on_send: Callable[[], None] | None = None,
     ) -> EnrichResult:
-        """The full creator report (1 credit; misses are free)."""
+        """The full creator report (1 credit; misses are free).
+
+        ``on_send`` runs right before each attempt leaves (after waiting for a slot), so a
+        caller can record that a paid request may have reached the API.
+        """
         handle = check_handle(handle)
         platform = check_platform(platform, FULL_PLATFORMS, "full enrichment")
         body = build_enrich_body(
@@ -153,6 +158,7 @@ class EnrichmentClient:
             policy=self._paid_policy,
             what="enrich_full",
             cancel=cancel,
+            on_send=on_send,
         )
         return parse_enrich_result(data, handle=handle, platform=platform, default_cost=1.0)
 
@@ -351,6 +357,7 @@ class EnrichmentClient:
         timeout: httpx.Timeout | None = None,
         cancel: threading.Event | None = None,
         missing_ok: bool = False,
+        on_send: Callable[[], None] | None = None,
         **request: Any,
     ) -> Any:
         if not self._api_key:
@@ -361,6 +368,8 @@ class EnrichmentClient:
             self._wait_for_turn(cancel)
             try:
                 with self._in_flight:
+                    if on_send is not None:
+                        on_send()
                     response = self._http.request(
                         method, path, headers=headers, timeout=timeout or self._timeout, **request
                     )

@@ -181,8 +181,26 @@ def fetch_contact_statuses(
 
 
 def is_final(status: str) -> bool:
-    """``enriched``, ``not found`` or ``invalid handle: …`` (claims and errors are not)."""
-    return status.strip().startswith(FINAL_PREFIXES)
+    """``enriched``, ``not found``, ``invalid handle: …`` or ``error`` (claims are not).
+
+    ``error`` is final because it waits for a human: after a crash it marks a creator whose
+    paid call was in flight (see ``count_interrupted``), which must not be sent again.
+    """
+    return status.strip().startswith((*FINAL_PREFIXES, Status.ERROR))
+
+
+def count_interrupted(database_url: str) -> tuple[int, int]:
+    """(records failed because their paid call was in flight at a kill, records failed else)."""
+    from connector.recovery import INTERRUPTED
+    from connector.store import Store
+
+    store = Store.open(database_url, migrate=False)
+    try:
+        failed = store.fetch_work(state="failed")
+    finally:
+        store.close()
+    interrupted = sum(1 for w in failed if w.error == INTERRUPTED)
+    return interrupted, len(failed) - interrupted
 
 
 def count_double_spent(charges: Mapping[str, int]) -> int:

@@ -221,7 +221,15 @@ class LedgerMixin(StoreBase):
                         sa.update(reservations)
                         .where(
                             key_in(reservations, rest),
-                            sa.or_(reservations.c.expires_at <= now, reservations.c.owner == owner),
+                            sa.or_(
+                                # A lapsed lease whose paid call had left may have been billed:
+                                # only recovery (and a human retry) may decide about it.
+                                sa.and_(
+                                    reservations.c.expires_at <= now,
+                                    reservations.c.call_started_at.is_(None),
+                                ),
+                                reservations.c.owner == owner,
+                            ),
                         )
                         .values(owner=owner, expires_at=expires)
                         .returning(*cols)
@@ -304,6 +312,42 @@ class LedgerMixin(StoreBase):
             return kept
 
         return self.transaction(work) if wanted else set()
+
+    def mark_calls_started(self, keys: Iterable[LedgerKey], owner: str) -> None:
+        """Note that ``owner``'s paid requests for ``keys`` are about to be sent."""
+        wanted = sorted_keys(keys)
+        now = self.now()
+
+        def work(conn: sa.Connection) -> None:
+            for chunk in chunked(wanted):
+                conn.execute(
+                    sa.update(reservations)
+                    .where(key_in(reservations, chunk), reservations.c.owner == owner)
+                    .values(call_started_at=now)
+                )
+
+        if wanted:
+            self.transaction(work)
+
+    def fetch_interrupted_keys(self) -> list[LedgerKey]:
+        """Keys whose paid call had been sent when its worker stopped (lease lapsed, no answer)."""
+        now = self.now()
+        query = sa.select(
+            reservations.c.platform, reservations.c.handle_key, reservations.c.mode
+        ).where(reservations.c.expires_at <= now, reservations.c.call_started_at.is_not(None))
+        return self.transaction(lambda conn: [LedgerKey(*r) for r in conn.execute(query)])
+
+    def drop_reservations(self, keys: Iterable[LedgerKey]) -> int:
+        """Delete the reservations of ``keys`` whoever holds them (after recovery decided)."""
+        wanted = sorted_keys(keys)
+
+        def work(conn: sa.Connection) -> int:
+            return sum(
+                conn.execute(sa.delete(reservations).where(key_in(reservations, chunk))).rowcount
+                for chunk in chunked(wanted)
+            )
+
+        return self.transaction(work) if wanted else 0
 
     def get_reservations(self, keys: Iterable[LedgerKey]) -> dict[LedgerKey, str]:
         """Current holders (lease not expired) of ``keys``: key → owner."""

@@ -59,6 +59,8 @@ reservations = sa.Table(
     C("mode", Str(32), primary_key=True),
     C("owner", Str(255), nullable=False),
     C("expires_at", UTCDateTime, nullable=False),
+    # Set just before a paid request leaves: after a crash it means "may have been billed".
+    C("call_started_at", UTCDateTime),
 )
 
 work_items = sa.Table(

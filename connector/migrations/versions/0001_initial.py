@@ -42,6 +42,7 @@ def upgrade() -> None:
         sa.Column("mode", sa.String(32), primary_key=True),
         sa.Column("owner", sa.String(255), nullable=False),
         sa.Column("expires_at", TS, nullable=False),
+        sa.Column("call_started_at", TS),
     )
     op.create_table(
         "work_items",
