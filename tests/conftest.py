@@ -9,6 +9,9 @@ from collections.abc import Iterator
 from urllib.parse import urlparse
 
 import pytest
+from fakes import FakeClock
+
+from connector.store import Store
 
 POSTGRES_URL = os.environ.get(
     "CONNECTOR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -79,3 +82,17 @@ def redis_url() -> Iterator[str]:
     yield REDIS_URL
     client.flushdb()
     client.close()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A clock the test moves forward by hand."""
+    return FakeClock()
+
+
+@pytest.fixture
+def store(database_url: str, clock: FakeClock) -> Iterator[Store]:
+    """A migrated store on SQLite and on PostgreSQL, with the test's clock."""
+    opened = Store.open(database_url, clock=clock)
+    yield opened
+    opened.close()

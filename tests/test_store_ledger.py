@@ -8,46 +8,16 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
+from fakes import FakeClock
 
 from connector.store import BatchItem, LedgerKey, Store
 
 LEASE = timedelta(minutes=10)
 IG = "instagram"
-
-
-class FakeClock:
-    """A settable clock for time travel."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def store(database_url: str, clock: FakeClock) -> Iterator[Store]:
-    store = Store.open(
-        database_url,
-        clock=clock,
-        found_max_age=timedelta(days=30),
-        not_found_max_age=timedelta(days=7),
-    )
-    yield store
-    store.close()
 
 
 def key(handle: str, platform: str = IG) -> LedgerKey:

@@ -4,48 +4,26 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
+from web_helpers import TOKEN, auth, build_client, build_settings, login
 
 from connector.cli import cli
 from connector.cli.serve import COMMANDS, serve_command
-from connector.config import Settings
 from connector.sandbox.influencers_club import InfluencersClubSandbox
-from connector.services import Services
 from connector.sources.hubspot_signature import build_v3
 from connector.store import Store
 from connector.web import create_app, get_blueprints
 from connector.web.health import get_readiness
 
-TOKEN = "s3cret-token"
-
-
-def build_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    data: dict[str, Any] = {
-        "data_dir": str(tmp_path),
-        "web": {"auth_token": TOKEN},
-        "hubspot": {"client_secret": "hs-secret"},
-        "sources": [
-            {"name": "leads", "type": "sheets", "spreadsheet": "sheet-key"},
-            {"name": "crm", "type": "hubspot", "list": "42"},
-            {"name": "old", "type": "sheets", "spreadsheet": "other", "enabled": False},
-        ],
-    }
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(data.get(key), dict):
-            data[key] = {**data[key], **value}
-        else:
-            data[key] = value
-    return Settings.model_validate(data)
+# --- factory -------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -55,30 +33,9 @@ def store(sqlite_url: str) -> Iterator[Store]:
     store.close()
 
 
-def build_client(store: Store, settings: Settings) -> FlaskClient:
-    app = create_app(services=Services(settings=settings, store=store))
-    return app.test_client()
-
-
 @pytest.fixture
 def client(store: Store, tmp_path: Path) -> FlaskClient:
     return build_client(store, build_settings(tmp_path))
-
-
-def auth(token: str = TOKEN) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def login(client: FlaskClient) -> str:
-    """Log the browser in and return the page's CSRF token."""
-    assert client.get(f"/?token={TOKEN}").status_code == 302
-    page = client.get("/").get_data(as_text=True)
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert match, "the dashboard renders a CSRF token"
-    return match.group(1)
-
-
-# --- factory -------------------------------------------------------------------------------
 
 
 def test_create_app_loads_settings_from_connector_config(

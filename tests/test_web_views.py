@@ -5,36 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from web_helpers import auth, build_client, build_settings, login
 
-from connector.config import Settings
-from connector.services import Services
 from connector.store import BatchItem, LedgerKey, NewWork, Store
-from connector.web import create_app
-
-TOKEN = "s3cret-token"
-
-
-def build_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    data: dict[str, Any] = {
-        "data_dir": str(tmp_path),
-        "web": {"auth_token": TOKEN},
-        "hubspot": {"client_secret": "hs-secret"},
-        "sources": [
-            {"name": "leads", "type": "sheets", "spreadsheet": "sheet-key"},
-            {"name": "crm", "type": "hubspot", "list": "42"},
-            {"name": "old", "type": "sheets", "spreadsheet": "other", "enabled": False},
-        ],
-    }
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(data.get(key), dict):
-            data[key] = {**data[key], **value}
-        else:
-            data[key] = value
-    return Settings.model_validate(data)
 
 
 @pytest.fixture
@@ -44,27 +20,9 @@ def store(sqlite_url: str) -> Iterator[Store]:
     store.close()
 
 
-def build_client(store: Store, settings: Settings) -> FlaskClient:
-    app = create_app(services=Services(settings=settings, store=store))
-    return app.test_client()
-
-
 @pytest.fixture
 def client(store: Store, tmp_path: Path) -> FlaskClient:
     return build_client(store, build_settings(tmp_path))
-
-
-def auth(token: str = TOKEN) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def login(client: FlaskClient) -> str:
-    """Log the browser in and return the page's CSRF token."""
-    assert client.get(f"/?token={TOKEN}").status_code == 302
-    page = client.get("/").get_data(as_text=True)
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert match, "the dashboard renders a CSRF token"
-    return match.group(1)
 
 
 def seed(store: Store) -> dict[str, str]:
