@@ -369,6 +369,9 @@ def release_held(services: Services) -> list[CycleReport]:
         process_work(services, store.fetch_work_by_ids([w.id for w in items]), report)
         if not report.held:
             _finish_run(services, report)
+        elif run_id is not None:
+            # Still held, but records whose creator meanwhile reached the ledger were served.
+            store.add_run_credits(run_id, spent=report.credits_spent, saved=report.credits_saved)
         reports.append(report)
     if reports:
         flush_outbox(services)

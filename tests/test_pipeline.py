@@ -208,3 +208,27 @@ def test_a_held_row_claimed_again_keeps_its_run_and_gets_its_write(
         services.close()
     assert [r["IC Status"] for r in sheet_rows(stack, key)] == ["enriched", "enriched"]
     assert stack.ic.stats()["credits_charged"] == 2.0
+
+
+def test_a_held_run_records_the_savings_of_records_served_while_it_waits(
+    stack: SandboxStack, tmp_path: Path
+) -> None:
+    list_id = stack.seed_hubspot_list(["found_shared", "found_only_crm1", "found_only_crm2"])
+    key = stack.seed_sheet([["found_shared", "instagram", ""]])
+    services = build(
+        stack,
+        tmp_path,
+        [sheet_source(key), hubspot_source(list_id)],
+        pipeline={"approval_over": 1.5},
+    )
+    try:
+        held = run_cycle(services, "crm")
+        run_cycle(services, "leads")
+        release_held(services)
+        run = services.store.get_run(held.run_id or "")
+    finally:
+        services.close()
+    assert held.held == 3
+    assert run is not None and run.status == "awaiting_approval"
+    assert run.credits_saved == 1.0
+    assert stack.ic.stats()["credits_charged"] == 1.0
