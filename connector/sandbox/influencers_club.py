@@ -10,7 +10,6 @@ from __future__ import annotations
 import select
 import socket
 import time
-from types import TracebackType
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
@@ -24,7 +23,7 @@ from connector.sandbox.profiles import (
     build_raw_profile,
     parse_identity,
 )
-from connector.sandbox.server import LoopbackServer
+from connector.sandbox.server import ServedSandbox
 
 PRICES = {"full": 1.0, "raw": 0.03}
 MAX_HANDLE = 200
@@ -302,7 +301,7 @@ def register_controls(app: Flask, state: SandboxState) -> None:
         return jsonify({"ok": True})
 
 
-class InfluencersClubSandbox:
+class InfluencersClubSandbox(ServedSandbox):
     """The influencers.club emulator on a loopback port, with a Python control API."""
 
     def __init__(
@@ -311,38 +310,12 @@ class InfluencersClubSandbox:
         self.api_key = api_key
         self.state = SandboxState(api_key=api_key, balance=balance, **config)
         self.app = create_app(self.state)
-        self._server = LoopbackServer(self.app, port=port)
-        self._url: str | None = None
+        super().__init__(self.app, port=port)
 
     @property
     def url(self) -> str:
         """Base URL without a trailing slash, e.g. ``http://127.0.0.1:53123``."""
-        if self._url is None:
-            raise RuntimeError("sandbox not started")
-        return self._url
-
-    def start(self) -> InfluencersClubSandbox:
-        """Start serving (idempotent)."""
-        if self._url is None:
-            self._server.start()
-            self._url = self._server.url
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release the port."""
-        self._server.stop()
-        self._url = None
-
-    def __enter__(self) -> InfluencersClubSandbox:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        return self.base_url
 
     def configure(self, **config: Any) -> None:
         """Change config keys (same as ``POST /_sandbox/config``); unknown key → ``ValueError``."""

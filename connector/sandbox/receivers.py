@@ -6,14 +6,13 @@ import json
 import threading
 from collections import deque
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Any
 
 from flask import Flask, Response, request
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from connector.sandbox.server import LoopbackServer
+from connector.sandbox.server import ServedSandbox
 
 SLACK_PATH = "/services/T0SANDBOX/B0SANDBOX/sandboxsandboxsandbox"
 WEBHOOK_PATH = "/hooks/alerts"
@@ -37,46 +36,20 @@ SLACK_ERROR_STATUS = {
 }
 
 
-class _Receiver:
+class _Receiver(ServedSandbox):
     """Shared plumbing: a loopback server, a request log and a queue of canned failures."""
 
     def __init__(self, app: Flask, path: str, port: int) -> None:
+        super().__init__(app, port=port)
         self.path = path
-        self._server = LoopbackServer(app, port=port)
         self._lock = threading.Lock()
         self._received: list[dict[str, Any]] = []
         self._faults: deque[tuple[int, str, dict[str, str]]] = deque()
-        self._base: str | None = None
 
     @property
     def url(self) -> str:
         """The full URL to configure as the channel's endpoint."""
-        if self._base is None:
-            raise RuntimeError("receiver not started")
-        return self._base + self.path
-
-    def start(self) -> Any:
-        """Start serving (idempotent)."""
-        if self._base is None:
-            self._server.start()
-            self._base = self._server.url
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release the port."""
-        self._server.stop()
-        self._base = None
-
-    def __enter__(self) -> Any:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        return self.base_url + self.path
 
     def requests(self) -> list[dict[str, Any]]:
         """Every request received (accepted or not), oldest first."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
@@ -73,3 +73,41 @@ class LoopbackServer:
 def serve_in_thread(app: Any, *, port: int = 0) -> LoopbackServer:
     """Start ``app`` on a loopback port and return the running server."""
     return LoopbackServer(app, port=port).start()
+
+
+class ServedSandbox:
+    """Base of the emulators: one loopback server, an idempotent start, stop, context manager."""
+
+    def __init__(self, app: Any, *, port: int = 0) -> None:
+        self._server = LoopbackServer(app, port=port)
+        self._base_url: str | None = None
+
+    @property
+    def base_url(self) -> str:
+        """Where the emulator listens, without a trailing slash."""
+        if self._base_url is None:
+            raise RuntimeError(f"{type(self).__name__} not started")
+        return self._base_url
+
+    def start(self) -> Self:
+        """Start serving (idempotent)."""
+        if self._base_url is None:
+            self._server.start()
+            self._base_url = self._server.url
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        self._server.stop()
+        self._base_url = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
