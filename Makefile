@@ -22,6 +22,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check connector tests bench
 	$(BIN)/ruff format --check connector tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/pytest

@@ -21,8 +21,8 @@ from connector.config import HubSpotSettings, HubSpotSourceSettings
 from connector.mapping import Mapping, load_mapping
 from connector.sandbox.hubspot import HubSpotSandbox
 from connector.sources.base import RecordUpdate, Status
-from connector.sources.hubspot import HubSpotSource
-from connector.sources.hubspot_client import build_hubspot_client
+from connector.sources.hubspot.client import build_hubspot_client
+from connector.sources.hubspot.source import HubSpotSource
 from connector.store import Store
 
 MAPPING = Path(__file__).resolve().parent.parent / "mappings" / "hubspot_contacts.yaml"

@@ -51,8 +51,8 @@ def run_size(url: str, size: int) -> dict[str, Any]:
     from connector.config import GoogleSettings, SheetSourceSettings
     from connector.ratelimit import build_storage
     from connector.sources.base import RecordUpdate, Status
-    from connector.sources.google import build_google_budgets, build_gspread_client
-    from connector.sources.sheets import SheetsSource
+    from connector.sources.sheets.google import build_google_budgets, build_gspread_client
+    from connector.sources.sheets.source import SheetsSource
 
     http = requests.Session()
 

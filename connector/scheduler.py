@@ -11,9 +11,12 @@ from typing import TYPE_CHECKING, Any
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from connector.batches import poll_batches
-from connector.pipeline import deliver_ready, flush_outbox, release_held, run_cycle
-from connector.recovery import resume_stalled
+from connector.alerts.engine import check_credits
+from connector.discovery.searches import run_saved_search
+from connector.pipeline.batches import poll_batches
+from connector.pipeline.cycle import release_held, run_cycle
+from connector.pipeline.delivery import deliver_ready, flush_outbox
+from connector.pipeline.recovery import resume_stalled
 
 if TYPE_CHECKING:
     from connector.services import Services
@@ -55,7 +58,6 @@ def tick_outbox(services: Services) -> None:
 
 def tick_credits(services: Services) -> None:
     """Read the balance, evaluate the alert rules and release held work it now covers."""
-    from connector.credits import check_credits
 
     check_credits(services)
     release_held(services)
@@ -79,7 +81,6 @@ def take_nudges(services: Services, scheduler: BlockingScheduler) -> None:
 
 def run_search(services: Services, name: str) -> None:
     """Run one saved discovery search (the job behind ``discover:<name>``)."""
-    from connector.discovery import run_saved_search
 
     run_saved_search(services, name)
 

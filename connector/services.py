@@ -13,14 +13,28 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from connector.alerts import install_alerts
+import gspread
+
+from connector.alerts.context import EventHook
+from connector.alerts.engine import install_alerts
+from connector.alerts.preflight import Hold, check_spend
 from connector.config import HubSpotSourceSettings, Settings, SheetSourceSettings
+from connector.enrich.client import EnrichmentClient, build_enrichment_client
 from connector.errors import ConfigError
 from connector.mapping import Mapping, TransformContext, load_mapping
-from connector.preflight import Hold, check_spend
+from connector.media.store import MediaStore, build_media_store, get_media_url_prefix
 from connector.ratelimit import RateBudget, build_storage
 from connector.sources.base import Source
+from connector.sources.hubspot.client import HubSpotClient, build_hubspot_client
+from connector.sources.hubspot.source import HubSpotSource
+from connector.sources.sheets.google import (
+    build_gspread_client,
+    build_retry_policy,
+    build_sheets_budgets,
+)
+from connector.sources.sheets.source import SheetsSource
 from connector.store import Store
+from connector.store.models import WorkItem
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +49,6 @@ def build_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-def build_enrichment_client(settings: Settings) -> Any:
-    """The influencers.club client with its shared request budget."""
-    from connector.enrich.client import build_enrichment_client as build
-
-    return build(settings)
-
-
 @dataclass
 class Services:
     """Everything a worker, a CLI command or the web app needs, built once from settings."""
@@ -50,18 +57,18 @@ class Services:
     store: Store
     clock: Callable[[], datetime] = utc_now
     worker_id: str = field(default_factory=build_worker_id)
-    event_hooks: list[Callable[[str, dict[str, Any]], None]] = field(default_factory=list)
-    _enrichment: Any = None
+    event_hooks: list[EventHook] = field(default_factory=list)
+    _enrichment: EnrichmentClient | None = None
     _sources: dict[str, Source] = field(default_factory=dict)
     _mappings: dict[str, Mapping] = field(default_factory=dict)
-    _google: Any = None
+    _google: gspread.Client | None = None
     _google_budgets: tuple[RateBudget, RateBudget] | None = None
-    _hubspot: Any = None
-    _media: Any = None
+    _hubspot: HubSpotClient | None = None
+    _media: MediaStore | None = None
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
     @property
-    def enrichment(self) -> Any:
+    def enrichment(self) -> EnrichmentClient:
         """The influencers.club client (built on first use)."""
         with self._lock:
             if self._enrichment is None:
@@ -95,18 +102,9 @@ class Services:
             return self._sources[name]
 
     def _build_sheet_source(self, config: SheetSourceSettings) -> Source:
-        from connector.media import get_media_url_prefix
-        from connector.sources.google import (
-            build_gspread_client,
-            build_retry_policy,
-            build_sheets_budgets,
-        )
-        from connector.sources.sheets import SheetsSource
-
-        if self._google is None:
+        if self._google is None or self._google_budgets is None:
             self._google = build_gspread_client(self.settings.google)
             self._google_budgets = build_sheets_budgets(self.settings)
-        assert self._google_budgets is not None
         reads, writes = self._google_budgets
         return SheetsSource(
             config,
@@ -121,8 +119,6 @@ class Services:
         )
 
     def _build_hubspot_source(self, config: HubSpotSourceSettings) -> Source:
-        from connector.sources.hubspot import HubSpotSource
-
         return HubSpotSource(
             config,
             client=self.hubspot,
@@ -133,10 +129,8 @@ class Services:
         )
 
     @property
-    def hubspot(self) -> Any:
+    def hubspot(self) -> HubSpotClient:
         """The HubSpot client (built on first use)."""
-        from connector.sources.hubspot_client import build_hubspot_client
-
         with self._lock:
             if self._hubspot is None:
                 self._hubspot = build_hubspot_client(
@@ -172,7 +166,7 @@ class Services:
             except Exception:
                 log.exception("event hook failed", extra={"kind": kind})
 
-    def transform_context(self, item: Any) -> TransformContext:
+    def transform_context(self, item: WorkItem) -> TransformContext:
         """Effects a mapping may use while applied to one record (image rehosting)."""
         media = self.media
         if media is None:
@@ -182,15 +176,15 @@ class Services:
         )
 
     @property
-    def media(self) -> Any:
+    def media(self) -> MediaStore | None:
         """The media store for rehosted pictures, or None when disabled."""
         if self.settings.media.backend == "none":
             return None
         with self._lock:
             if self._media is None:
-                from connector.media import build_media_store
-
-                self._media = build_media_store(self)
+                self._media = build_media_store(
+                    self.settings, self.store, files=lambda: self.hubspot.files
+                )
             return self._media
 
     def close(self) -> None:

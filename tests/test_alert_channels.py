@@ -13,14 +13,14 @@ import httpx
 import pytest
 from standardwebhooks import Webhook
 
-from connector.alert_channels import (
+from connector.alerts.channels import (
     SlackChannel,
     WebhookChannel,
     build_channels,
     parse_retry_after,
     send_to_all,
 )
-from connector.alert_messages import PAYLOAD_VERSION, Alert, build_slack_message
+from connector.alerts.messages import PAYLOAD_VERSION, Alert, build_slack_message
 from connector.config import AlertsSettings
 from connector.errors import ConfigError
 from connector.sandbox.receivers import SlackReceiver, WebhookReceiver
@@ -299,7 +299,7 @@ def test_a_plain_http_webhook_is_warned_about(caplog: pytest.LogCaptureFixture) 
     settings = AlertsSettings.model_validate(
         {"channels": [{"type": "webhook", "url": "http://ops.example.com/h", "secret": SECRET}]}
     )
-    with caplog.at_level(logging.WARNING, logger="connector.alert_channels"):
+    with caplog.at_level(logging.WARNING, logger="connector.alerts.channels"):
         build_channels(settings)
     assert "not HTTPS" in caplog.text
 

@@ -14,7 +14,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connector.alert_rules import (
+from connector.alerts.credits import CreditReport, HeldRun
+from connector.alerts.engine import check_credits, get_alert_engine
+from connector.alerts.rules import (
     SEVERITY,
     Observations,
     apply_ladder,
@@ -23,9 +25,7 @@ from connector.alert_rules import (
     measure_batches,
     measure_work_cost,
 )
-from connector.alerts import get_alert_engine
 from connector.config import CreditsSettings, Settings, parse_settings
-from connector.credits import CreditReport, HeldRun, check_credits
 from connector.sandbox.influencers_club import InfluencersClubSandbox
 from connector.sandbox.receivers import SlackReceiver, WebhookReceiver
 from connector.services import Services, build_services
@@ -462,8 +462,8 @@ def test_alerts_test_command_needs_a_channel(tmp_path: Path) -> None:
 def test_a_batch_paused_for_credits_alerts_and_resumes_after_a_top_up(tmp_path: Path) -> None:
     import time
 
-    from connector.batches import poll_batches
-    from connector.pipeline import run_cycle
+    from connector.pipeline.batches import poll_batches
+    from connector.pipeline.cycle import run_cycle
     from connector.sandbox.stack import SandboxStack
     from connector.scheduler import tick_credits
 

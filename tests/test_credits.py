@@ -13,16 +13,16 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connector.cli.context import CliContext
-from connector.cli.credits import credits_command
-from connector.config import parse_settings
-from connector.credits import (
+from connector.alerts.credits import (
     RUNOUT_HORIZON_DAYS,
     apply_burn_rate,
     apply_runout,
     apply_spend,
     build_credit_report,
 )
+from connector.cli.context import CliContext
+from connector.cli.credits import credits_command
+from connector.config import parse_settings
 from connector.sandbox.influencers_club import InfluencersClubSandbox
 from connector.sandbox.receivers import SlackReceiver, WebhookReceiver
 from connector.sandbox.stack import SandboxStack
@@ -224,8 +224,9 @@ def test_credits_command_explains_a_rejected_key(
 
 @pytest.mark.slow
 def test_held_batch_is_released_after_a_top_up(tmp_path: Path) -> None:
-    from connector.batches import poll_batches
-    from connector.pipeline import deliver_ready, flush_outbox, run_cycle
+    from connector.pipeline.batches import poll_batches
+    from connector.pipeline.cycle import run_cycle
+    from connector.pipeline.delivery import deliver_ready, flush_outbox
     from connector.scheduler import tick_credits
 
     secret = "whsec_" + "c2FuZGJveC1zZWNyZXQtZm9yLWhlbGQtYmF0Y2g="

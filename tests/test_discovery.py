@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from connector.cli.context import CliContext
 from connector.cli.discover import discover_command
-from connector.discovery import (
+from connector.discovery.searches import (
     MAX_RESULTS,
     build_discovery_plan,
     build_page_schedule,
@@ -24,7 +24,7 @@ from connector.discovery import (
     run_saved_search,
 )
 from connector.errors import ConfigError
-from connector.pipeline import run_cycle
+from connector.pipeline.cycle import run_cycle
 from connector.sandbox.ic_discovery import parse_query, search
 from connector.sandbox.stack import SandboxStack
 from connector.services import Services, build_services
@@ -369,7 +369,7 @@ def test_the_cli_names_an_unknown_search(stack: SandboxStack, tmp_path: Path) ->
 def test_only_one_search_per_platform_runs_at_a_time(stack: SandboxStack, tmp_path: Path) -> None:
     from datetime import timedelta
 
-    from connector.discovery import LOCK_SOURCE
+    from connector.discovery.searches import LOCK_SOURCE
 
     services = build(stack, tmp_path, sheet=stack.seed_sheet([]))
     try:

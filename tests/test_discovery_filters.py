@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connector.config import PLATFORMS
-from connector.discovery_filters import (
+from connector.config.search_filters import (
     FOLLOWER_KEYS,
     check_filters,
     check_search,

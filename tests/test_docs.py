@@ -109,7 +109,7 @@ def test_procfile_targets_exist(line: str) -> None:
 
 
 def test_every_transform_is_documented() -> None:
-    from connector.transforms import TRANSFORMS
+    from connector.mapping.transforms import TRANSFORMS
 
     mappings_doc = (ROOT / "docs" / "mappings.md").read_text()
     missing = [name for name in TRANSFORMS if f"`{name}" not in mappings_doc]

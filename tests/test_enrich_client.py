@@ -26,6 +26,7 @@ from connector.enrich.client import (
     build_rate_budget,
     get_budget_key,
 )
+from connector.enrich.concurrent import enrich_many
 from connector.enrich.models import BatchStatus
 from connector.errors import (
     AuthError,
@@ -884,7 +885,7 @@ def test_calls_in_flight_never_exceed_max_concurrency_across_callers() -> None:
     )
     items = [(f"found_{i}", "instagram") for i in range(12)]
     threads = [
-        threading.Thread(target=lambda: list(client.enrich_many(items, max_concurrency=3)))
+        threading.Thread(target=lambda: list(enrich_many(client, items, max_concurrency=3)))
         for _ in range(2)
     ]
     for thread in threads:

@@ -108,7 +108,7 @@ def test_every_item_is_yielded_once_with_its_result(make_client: Callable[..., A
 
 
 def test_the_client_method_delegates_to_enrich_many(make_client: Callable[..., Any]) -> None:
-    outcomes = list(make_client(FakeApi()).enrich_many(items(3), max_concurrency=2))
+    outcomes = list(enrich_many(make_client(FakeApi()), items(3), max_concurrency=2))
     assert sorted(item for item, _ in outcomes) == sorted(items(3))
 
 

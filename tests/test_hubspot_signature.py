@@ -7,7 +7,7 @@ from hubspot.utils.signature import Signature
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connector.sources.hubspot_signature import (
+from connector.sources.hubspot.signature import (
     DECODED_ESCAPES,
     InvalidSignatureError,
     build_v1,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from connector.pipeline import run_cycle
+from connector.pipeline.cycle import run_cycle
 from connector.sandbox.server import LoopbackServer
 from connector.sandbox.stack import SandboxStack
 from connector.services import Services, build_services

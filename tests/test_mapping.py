@@ -27,7 +27,7 @@ from connector.mapping import (
     preview_mapping,
     value_hash,
 )
-from connector.mapping_apply import stored_text
+from connector.mapping.apply import stored_text
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data"
@@ -166,7 +166,7 @@ def test_platform_specific_keys_and_fallbacks() -> None:
 
 
 def test_sandbox_creators_of_every_platform_map_without_errors() -> None:
-    profiles = pytest.importorskip("connector.sandbox.profiles")
+    profiles = pytest.importorskip("connector.sandbox.payloads")
     for mapping_path in (SHEETS, HUBSPOT):
         mapping = load_mapping(mapping_path)
         for platform in ("instagram", "youtube", "tiktok", "twitter", "twitch", "onlyfans"):

@@ -20,18 +20,18 @@ from hypothesis import strategies as st
 
 from connector.config import Settings, parse_settings
 from connector.mapping import apply_mapping, parse_mapping
-from connector.media import (
+from connector.media.fetch import (
     ImageExpiredError,
     ImageTooLargeError,
-    MediaStore,
     MediaUnavailableError,
     NotAnImageError,
+)
+from connector.media.store import MediaStore, get_media_url_prefix
+from connector.media.urls import (
     UnsafeFormulaError,
     build_image_formula,
     build_image_formulas,
-    collect_garbage,
     get_image_formula_columns,
-    get_media_url_prefix,
     parse_media_name,
 )
 from connector.sandbox import images
@@ -273,7 +273,7 @@ def test_a_remembered_link_whose_file_was_collected_is_fetched_again(
     first = rehost(services, url, "instagram:jane")
     rehost(services, picture_url(sandbox, "foundjohn"), "instagram:jane")
     clock.now += timedelta(days=31)
-    assert collect_garbage(services) == 1
+    assert services.media.collect_garbage() == 1
     downloads = sandbox.stats()["image_requests"]
     assert rehost(services, url, "instagram:jane") == first
     assert sandbox.stats()["image_requests"] == downloads + 1
@@ -289,9 +289,9 @@ def test_garbage_collection_removes_only_unreferenced_old_pictures(
     new = rehost(services, picture_url(sandbox, "foundjanet"), "instagram:jane")
     directory = Path(services.settings.data_dir) / "media"
 
-    assert collect_garbage(services) == 0  # unreferenced, but younger than 30 days
+    assert services.media.collect_garbage() == 0  # unreferenced, but younger than 30 days
     clock.now += timedelta(days=25)
-    assert collect_garbage(services) == 1
+    assert services.media.collect_garbage() == 1
 
     names = {p.name for p in directory.iterdir()}
     assert names == {kept.rsplit("/", 1)[1], new.rsplit("/", 1)[1]}
@@ -316,7 +316,6 @@ def test_media_can_be_switched_off(tmp_path: Path) -> None:
     services = build_services(settings)
     try:
         assert services.media is None
-        assert collect_garbage(services) == 0
     finally:
         services.close()
 

@@ -9,7 +9,7 @@ from urllib.parse import quote
 import pytest
 from flask import Flask, Response, redirect, request
 
-from connector.media_fetch import (
+from connector.media.fetch import (
     ImageFetcher,
     ImageFetchError,
     ImageTooLargeError,

@@ -11,12 +11,12 @@ import httpx
 import pytest
 
 from connector.config import parse_settings
-from connector.media import MediaUnavailableError
-from connector.media_hubspot import UPLOAD_OPTIONS
+from connector.media.fetch import MediaUnavailableError
 from connector.sandbox.hubspot import HubSpotSandbox
 from connector.sandbox.images import build_image_url
 from connector.sandbox.influencers_club import InfluencersClubSandbox
 from connector.services import Services, build_services
+from connector.sources.hubspot.files import UPLOAD_OPTIONS
 
 # Served as PNG by the influencers.club sandbox (its format is derived from the handle).
 HANDLE = "foundjane"

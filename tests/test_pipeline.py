@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from connector.batches import poll_batches
-from connector.pipeline import deliver_ready, flush_outbox, release_held, run_cycle
+from connector.pipeline.batches import poll_batches
+from connector.pipeline.cycle import release_held, run_cycle
+from connector.pipeline.delivery import deliver_ready, flush_outbox
 from connector.sandbox.stack import SandboxStack
 from connector.services import Services, build_services
 

@@ -11,10 +11,11 @@ from typing import Any
 import httpx
 import pytest
 
-from connector.batches import poll_batches
 from connector.enrich.client import build_enrichment_client
 from connector.errors import AuthError, ConnectorError, OutOfCreditsError, TransientError
-from connector.pipeline import deliver_ready, flush_outbox, release_held, run_cycle
+from connector.pipeline.batches import poll_batches
+from connector.pipeline.cycle import release_held, run_cycle
+from connector.pipeline.delivery import deliver_ready, flush_outbox
 from connector.sandbox.stack import SandboxStack
 from connector.services import Services
 from connector.store import LedgerKey, Store

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from connector.pipeline import flush_outbox, run_cycle
+from connector.pipeline.cycle import run_cycle
+from connector.pipeline.delivery import flush_outbox
 from connector.sandbox.stack import SandboxStack
 from connector.services import build_services
 

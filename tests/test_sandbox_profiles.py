@@ -13,11 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connector.sandbox import images
+from connector.sandbox.payloads import build_profile, build_raw_profile
 from connector.sandbox.profiles import (
     DISCOVERY_PLATFORMS,
     UNIVERSE_SIZE,
-    build_profile,
-    build_raw_profile,
     get_stats,
     get_universe,
     has_email,

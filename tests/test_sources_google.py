@@ -23,7 +23,7 @@ from connector.errors import (
 )
 from connector.ratelimit import build_storage
 from connector.sandbox.sheets import SheetsSandbox
-from connector.sources.google import (
+from connector.sources.sheets.google import (
     RetryPolicy,
     build_google_budgets,
     build_gspread_client,

@@ -25,10 +25,10 @@ from connector.errors import (
 from connector.mapping import Mapping, parse_mapping
 from connector.sandbox.hubspot import HubSpotSandbox
 from connector.sources.base import RecordUpdate, Source, Status
-from connector.sources.hubspot import HubSpotSource
-from connector.sources.hubspot_client import HubSpotClient, build_hubspot_client
-from connector.sources.hubspot_errors import build_retry, translate_error
-from connector.sources.hubspot_properties import apply_value, check_field_type
+from connector.sources.hubspot.client import HubSpotClient, build_hubspot_client
+from connector.sources.hubspot.errors import build_retry, translate_error
+from connector.sources.hubspot.properties import apply_value, check_field_type
+from connector.sources.hubspot.source import HubSpotSource
 from connector.store import Store
 
 MAPPING = """

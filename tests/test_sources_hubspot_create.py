@@ -9,7 +9,7 @@ import pytest
 from connector.config import HubSpotSettings
 from connector.errors import SourceError, TransientError
 from connector.sandbox.hubspot import HubSpotSandbox
-from connector.sources.hubspot_client import HubSpotClient, build_hubspot_client
+from connector.sources.hubspot.client import HubSpotClient, build_hubspot_client
 
 CREATE = "/crm/v3/objects/contacts/batch/create"
 

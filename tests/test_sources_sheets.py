@@ -17,13 +17,13 @@ from connector.config import GoogleSettings, SheetSourceSettings
 from connector.errors import SourceError
 from connector.handles import parse_handle
 from connector.mapping import parse_mapping
-from connector.mapping_apply import apply_mapping
+from connector.mapping.apply import apply_mapping
 from connector.ratelimit import build_storage
 from connector.sandbox.sheets import SheetsSandbox
 from connector.sources.base import PendingRecord, RecordUpdate, Source, Status
-from connector.sources.google import RetryPolicy, build_google_budgets, build_gspread_client
-from connector.sources.sheets import SheetsSource, parse_spreadsheet_key
-from connector.sources.sheets_rows import MAX_CELL_CHARS, parse_claim
+from connector.sources.sheets.google import RetryPolicy, build_google_budgets, build_gspread_client
+from connector.sources.sheets.rows import MAX_CELL_CHARS, parse_claim
+from connector.sources.sheets.source import SheetsSource, parse_spreadsheet_key
 
 EMAIL = "connector@sandbox-project.iam.gserviceaccount.com"
 MAPPING = """

@@ -14,8 +14,8 @@ from pydantic import SecretStr
 from connector.config import GoogleSettings, SheetSourceSettings
 from connector.ratelimit import build_storage
 from connector.sandbox.sheets import SheetsSandbox
-from connector.sources.google import RetryPolicy, build_google_budgets, build_gspread_client
-from connector.sources.sheets import SheetsSource
+from connector.sources.sheets.google import RetryPolicy, build_google_budgets, build_gspread_client
+from connector.sources.sheets.source import SheetsSource
 
 EMAIL = "connector@sandbox-project.iam.gserviceaccount.com"
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from connector.errors import SourceError
 from connector.sources.base import RecordUpdate, Status
-from connector.sources.sheets_rows import (
+from connector.sources.sheets.rows import (
     MAX_CELL_CHARS,
     TRUNCATED_MARKER,
     OutputColumns,

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connector.errors import RowError
-from connector.transforms import (
+from connector.mapping.transforms import (
     OUTPUT_TYPES,
     TRANSFORMS,
     TransformContext,

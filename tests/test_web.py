@@ -18,7 +18,7 @@ from web_helpers import TOKEN, auth, build_client, build_settings, login
 from connector.cli import cli
 from connector.cli.serve import COMMANDS, serve_command
 from connector.sandbox.influencers_club import InfluencersClubSandbox
-from connector.sources.hubspot_signature import build_v3
+from connector.sources.hubspot.signature import build_v3
 from connector.store import Store
 from connector.web import create_app, get_blueprints
 from connector.web.health import get_readiness

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from connector.config import Settings
 from connector.sandbox.hubspot import HubSpotSandbox
 from connector.sandbox.server import LoopbackServer
-from connector.sources.hubspot_signature import build_v1, build_v2, build_v3
+from connector.sources.hubspot.signature import build_v1, build_v2, build_v3
 from connector.store import Store
 from connector.web.hubspot_webhooks import bp, get_workflow_contact_id
 

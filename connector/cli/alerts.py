@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import click
 
+from connector.alerts.engine import send_test_alert
 from connector.cli.context import get_context, handle_errors
 from connector.errors import ConfigError
+from connector.services import build_services
 
 
 @click.group("alerts")
@@ -17,8 +19,6 @@ def alerts_group() -> None:
 @handle_errors
 def test_command() -> None:
     """Send a clearly labelled test message to every channel and report each result."""
-    from connector.alerts import send_test_alert
-    from connector.services import build_services
 
     settings = get_context().settings()
     if not settings.alerts.channels:

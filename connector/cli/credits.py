@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from connector.alerts.credits import fetch_credit_report
 from connector.cli.context import get_context, handle_errors
+from connector.services import build_services
 
 if TYPE_CHECKING:
-    from connector.credits import CreditReport
+    from connector.alerts.credits import CreditReport
 
 
 @click.command("credits")
@@ -21,8 +23,6 @@ def credits_command(as_json: bool) -> None:
 
     Reading the balance is free; each call also stores it in the history the forecast uses.
     """
-    from connector.credits import fetch_credit_report
-    from connector.services import build_services
 
     services = build_services(get_context().settings())
     try:

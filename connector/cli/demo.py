@@ -9,6 +9,7 @@ import click
 from rich.console import Console
 
 from connector.cli.context import get_context, handle_errors
+from connector.demo.runner import run_demo, summary_json
 
 
 @click.command("demo")
@@ -19,7 +20,6 @@ from connector.cli.context import get_context, handle_errors
 @handle_errors
 def demo_command(keep_running: bool, as_json: bool, data_dir: Path | None, timeout: float) -> None:
     """Start every sandbox, seed a sheet and a HubSpot list, run the worker and web app."""
-    from connector.demo import run_demo, summary_json
 
     get_context().setup_logging()
     summary = run_demo(

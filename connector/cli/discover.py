@@ -13,9 +13,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from connector.cli.context import get_context, handle_errors
+from connector.discovery.searches import get_search, run_saved_search
+from connector.services import build_services
 
 if TYPE_CHECKING:
-    from connector.discovery import DiscoveryReport, ProgressFn
+    from connector.discovery.searches import DiscoveryReport, ProgressFn
 
 FIGURES = (
     "requests",
@@ -44,8 +46,6 @@ def discover_command(name: str, dry_run: bool, as_json: bool) -> None:
     Creators already in the destination, found before or in the ledger are excluded from the
     request, so they are neither returned nor billed (0.01 credits per creator returned).
     """
-    from connector.discovery import get_search, run_saved_search
-    from connector.services import build_services
 
     settings = get_context().settings()
     search = get_search(settings, name)

@@ -23,6 +23,7 @@ from connector.mapping import (
     normalise_profile,
     preview_mapping,
 )
+from connector.services import build_enrichment_client
 
 _VALUE_WIDTH = 70
 
@@ -123,7 +124,6 @@ def read_sample(path: str, row: int = 0) -> dict[str, Any]:
 
 def fetch_profile(handle: str, platform: str) -> dict[str, Any]:
     """One Full enrichment through the configured API (the sandbox in the demo config)."""
-    from connector.services import build_enrichment_client
 
     settings = get_context().settings()
     click.echo(

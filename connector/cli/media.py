@@ -8,7 +8,7 @@ import click
 
 from connector.cli.context import get_context, handle_errors
 from connector.config import parse_duration
-from connector.media import collect_garbage, fetch_garbage, format_size
+from connector.media.fetch import format_size
 from connector.services import build_services
 
 
@@ -33,14 +33,16 @@ def gc_command(dry_run: bool, older_than: str | None) -> None:
         return
     age = _parse_age(older_than) if older_than else timedelta(days=settings.media.retention_days)
     services = build_services(settings)
+    media = services.media
+    assert media is not None  # media.backend is not "none"
     try:
         if dry_run:
-            garbage = fetch_garbage(services, older_than=age)
+            garbage = media.fetch_garbage(older_than=age)
             for item in garbage:
                 click.echo(f"{item.content_hash}.{item.ext}  {format_size(item.size)}")
             click.echo(f"would delete {len(garbage)} unreferenced picture(s) (dry run)")
             return
-        deleted = collect_garbage(services, older_than=age)
+        deleted = media.collect_garbage(older_than=age)
         click.echo(f"deleted {deleted} unreferenced picture(s)")
     finally:
         services.close()

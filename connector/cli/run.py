@@ -15,6 +15,13 @@ from rich.table import Table
 from connector.cli.context import get_context, handle_errors
 from connector.config import parse_duration
 from connector.errors import ConfigError
+from connector.pipeline.batches import poll_batches
+from connector.pipeline.cycle import CycleReport, release_held, run_cycle
+from connector.pipeline.delivery import deliver_ready, flush_outbox
+from connector.pipeline.plan import render_plan
+from connector.pipeline.recovery import resume_stalled
+from connector.scheduler import run_worker
+from connector.services import build_services
 
 SUMMARY_COLUMNS = (
     "records",
@@ -53,11 +60,6 @@ def run_command(
     as_json: bool,
 ) -> None:
     """Run sources once: fetch pending records, enrich, write back, wait for batches."""
-    from connector.batches import poll_batches
-    from connector.pipeline import CycleReport, deliver_ready, flush_outbox, run_cycle
-    from connector.plan import render_plan
-    from connector.recovery import resume_stalled
-    from connector.services import build_services
 
     settings = get_context().settings()
     names = list(source_names) or [s.name for s in settings.sources if s.enabled]
@@ -148,8 +150,6 @@ def _fmt(value: object) -> str:
 @handle_errors
 def worker_command() -> None:
     """Run the scheduler: source polls, batches, outbox, credit checks, saved searches."""
-    from connector.scheduler import run_worker
-    from connector.services import build_services
 
     services = build_services(get_context().settings())
     try:
@@ -163,8 +163,6 @@ def worker_command() -> None:
 @handle_errors
 def approve_command(run_id: str) -> None:
     """Release a run held for approval; the worker picks its records up."""
-    from connector.pipeline import release_held
-    from connector.services import build_services
 
     services = build_services(get_context().settings())
     try:

@@ -14,6 +14,11 @@ from typing import Any
 
 import click
 
+from connector.sandbox.hubspot import HubSpotSandbox
+from connector.sandbox.influencers_club import InfluencersClubSandbox
+from connector.sandbox.receivers import SlackReceiver, WebhookReceiver
+from connector.sandbox.sheets import SheetsSandbox
+
 
 @dataclass(frozen=True)
 class Started:
@@ -27,7 +32,6 @@ class Started:
 
 def start_influencers_club(options: dict[str, Any]) -> Started:
     """Start the influencers.club sandbox and describe its connector.yaml settings."""
-    from connector.sandbox.influencers_club import InfluencersClubSandbox
 
     sandbox = InfluencersClubSandbox(
         api_key=options["api_key"],
@@ -50,7 +54,6 @@ def start_influencers_club(options: dict[str, Any]) -> Started:
 
 def start_sheets(options: dict[str, Any]) -> Started:
     """Start the Sheets + Drive sandbox and write a service-account file pointing at it."""
-    from connector.sandbox.sheets import SheetsSandbox
 
     sandbox = SheetsSandbox().start()
     key_file = Path(tempfile.mkdtemp(prefix="connector-sandbox-")) / "service-account.json"
@@ -67,7 +70,6 @@ def start_sheets(options: dict[str, Any]) -> Started:
 
 def start_hubspot(options: dict[str, Any]) -> Started:
     """Start the HubSpot sandbox and describe its settings."""
-    from connector.sandbox.hubspot import HubSpotSandbox
 
     sandbox = HubSpotSandbox().start()
     lines = [
@@ -83,7 +85,6 @@ def start_hubspot(options: dict[str, Any]) -> Started:
 
 def start_receivers(options: dict[str, Any]) -> Started:
     """Start the Slack-webhook and generic-webhook receivers for alerts."""
-    from connector.sandbox.receivers import SlackReceiver, WebhookReceiver
 
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
     slack = SlackReceiver().start()

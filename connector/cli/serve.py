@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from connector.cli.context import get_context, handle_errors
+from connector.web import create_app
 
 
 @click.command("serve")
@@ -13,7 +14,6 @@ from connector.cli.context import get_context, handle_errors
 @handle_errors
 def serve_command(host: str, port: int) -> None:
     """Serve the dashboard, JSON API and webhooks (development; use gunicorn in production)."""
-    from connector.web import create_app
 
     app = create_app(get_context().settings())
     click.echo(f"serving on http://{host}:{port}/ (Ctrl+C to stop)")

@@ -8,6 +8,7 @@ import click
 
 from connector.cli.context import get_context, handle_errors
 from connector.errors import ConnectorError
+from connector.services import build_services
 
 
 @click.group("sources")
@@ -20,7 +21,6 @@ def sources_group() -> None:
 @handle_errors
 def check_command(source_names: tuple[str, ...]) -> None:
     """Verify every source can be read and written and its mapping fits; exit 1 on problems."""
-    from connector.services import build_services
 
     settings = get_context().settings()
     names = list(source_names) or [s.name for s in settings.sources]

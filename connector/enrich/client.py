@@ -5,7 +5,7 @@ from __future__ import annotations
 import random as _random
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -27,6 +27,7 @@ from connector.enrich.models import (
     BatchInfo,
     BatchRow,
     BatchStatus,
+    CallCancelledError,
     CreditBalance,
     DiscoveryPage,
     EnrichResult,
@@ -45,7 +46,7 @@ from connector.enrich.payloads import (
     parse_enrich_result,
 )
 from connector.enrich.retry import RetryPolicy, call_with_retries
-from connector.errors import AuthError, ConnectorError, RateLimitedError, RequestRejectedError
+from connector.errors import AuthError, RateLimitedError, RequestRejectedError
 from connector.ratelimit import RateBudget
 
 PROJECT_URL = "https://github.com/influencers-club/connector"
@@ -61,10 +62,6 @@ BATCH_PATH = "/public/v1/enrichment/batch/"
 
 _MISSING = object()
 _KEY_HINT = "set influencers_club.api_key (mint a key at https://dashboard.influencers.club/api)"
-
-
-class CallCancelledError(ConnectorError):
-    """The caller's cancel event was set before the request was sent; nothing was charged."""
 
 
 class EnrichmentClient:
@@ -178,18 +175,6 @@ class EnrichmentClient:
             cancel=cancel,
         )
         return parse_enrich_result(data, handle=handle, platform=platform, default_cost=0.03)
-
-    def enrich_many(
-        self,
-        items: Iterable[tuple[str, str]],
-        *,
-        max_concurrency: int | None = None,
-        **options: Any,
-    ) -> Iterator[tuple[tuple[str, str], EnrichResult | ConnectorError]]:
-        """Full-enrich many ``(handle, platform)`` items concurrently; see ``enrich_many``."""
-        from connector.enrich.concurrent import enrich_many
-
-        return enrich_many(self, items, max_concurrency=max_concurrency, **options)
 
     def fetch_credits(self, *, probe: bool = False) -> CreditBalance:
         """The account's balance; falls back once to the documented singular path on a 404.

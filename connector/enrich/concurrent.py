@@ -5,10 +5,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any
+from typing import Any, Protocol
 
-from connector.enrich.client import CallCancelledError, EnrichmentClient
-from connector.enrich.models import EnrichResult
+from connector.enrich.models import CallCancelledError, EnrichResult
 from connector.errors import ConnectorError, FatalError
 
 Item = tuple[str, str]
@@ -16,8 +15,21 @@ Outcome = EnrichResult | ConnectorError
 _SKIPPED = object()
 
 
+class FullEnricher(Protocol):
+    """The part of ``EnrichmentClient`` concurrent enrichment uses."""
+
+    @property
+    def max_concurrency(self) -> int:
+        """Calls the settings allow in flight at once."""
+
+    def enrich_full(
+        self, handle: str, platform: str, *, cancel: threading.Event | None = None, **options: Any
+    ) -> EnrichResult:
+        """One paid Full call."""
+
+
 def enrich_many(
-    client: EnrichmentClient,
+    client: FullEnricher,
     items: Iterable[Item],
     *,
     max_concurrency: int | None = None,

@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from connector.errors import ConnectorError
+
 BATCH_TERMINAL_STATUSES = frozenset({"finished", "failed"})
 # Credits per enriched creator, by enrichment mode (batch rows cost the same as single calls).
 PRICES = {"full": 1.0, "raw": 0.03}
@@ -208,3 +210,7 @@ def parse_discovery_page(data: Any) -> DiscoveryPage:
 
 def _opt_str(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+class CallCancelledError(ConnectorError):
+    """The caller's cancel event was set before the request was sent; nothing was charged."""

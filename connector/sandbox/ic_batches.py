@@ -26,7 +26,7 @@ from connector.sandbox.images import (
     build_image_token,
     parse_image_token,
 )
-from connector.sandbox.profiles import build_profile, build_raw_profile
+from connector.sandbox.payloads import build_profile, build_raw_profile
 
 BATCH_PLATFORMS = ("instagram", "youtube", "tiktok", "twitter", "twitch", "onlyfans")
 MODES = ("raw", "full", "basic", "advanced")

@@ -17,10 +17,9 @@ from flask import Flask, Response, g, jsonify, request
 from connector.sandbox import ic_batches, ic_discovery
 from connector.sandbox.ic_state import SandboxState
 from connector.sandbox.images import ImageTokenError, create_images_blueprint, parse_image_token
+from connector.sandbox.payloads import build_profile, build_raw_profile
 from connector.sandbox.profiles import (
     ENRICH_PLATFORMS,
-    build_profile,
-    build_raw_profile,
     parse_identity,
 )
 from connector.sandbox.server import ServedSandbox

@@ -8,7 +8,6 @@ import random
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlparse
 
 from connector.sandbox import images
@@ -198,52 +197,3 @@ def build_creator(
         image_base_url=image_base_url,
         image_lifetime=image_lifetime,
     )
-
-
-def build_profile(
-    platform: str,
-    handle: str,
-    *,
-    include_audience_data: bool = False,
-    include_lookalikes: bool = False,
-    image_base_url: str | None = None,
-    image_lifetime: float = 86400,
-    now: float | None = None,
-    not_found_rate: float = 0.05,
-    no_email_rate: float = 0.3,
-) -> dict[str, Any] | None:
-    """The ``result`` object of a Full call for ``handle``, or ``None`` when not found."""
-    # profile_blocks builds on this module's Creator and word lists; import late to avoid a cycle.
-    from connector.sandbox import profile_blocks
-
-    if is_not_found(platform, handle, not_found_rate):
-        return None
-    creator = build_creator(
-        platform, handle, image_base_url=image_base_url, image_lifetime=image_lifetime, now=now
-    )
-    return profile_blocks.build_result(
-        creator,
-        with_email=has_email(platform, handle, no_email_rate),
-        include_audience_data=include_audience_data,
-        include_lookalikes=include_lookalikes,
-    )
-
-
-def build_raw_profile(
-    platform: str,
-    handle: str,
-    *,
-    image_base_url: str | None = None,
-    image_lifetime: float = 86400,
-    now: float | None = None,
-    not_found_rate: float = 0.05,
-) -> dict[str, Any] | None:
-    """The ``result`` object of a Raw call: the platform-native block only, or ``None``."""
-    from connector.sandbox import profile_blocks  # late import: see build_profile
-
-    if is_not_found(platform, handle, not_found_rate):
-        return None
-    creator = build_creator(
-        platform, handle, image_base_url=image_base_url, image_lifetime=image_lifetime, now=now
-    )
-    return {platform: profile_blocks.build_raw_block(creator)}

@@ -191,7 +191,7 @@ def is_final(status: str) -> bool:
 
 def count_interrupted(database_url: str) -> tuple[int, int]:
     """(records failed because their paid call was in flight at a kill, records failed else)."""
-    from connector.recovery import INTERRUPTED
+    from connector.pipeline.recovery import INTERRUPTED
     from connector.store import Store
 
     store = Store.open(database_url, migrate=False)

@@ -9,6 +9,7 @@ from flask import Blueprint, Flask, abort, request
 
 from connector.config import Settings, load_settings
 from connector.services import Services, build_services
+from connector.web import api, dashboard, health, hubspot_webhooks, media, sheets_webhooks
 from connector.web.auth import build_secret_key, log_access_rule
 from connector.web.context import install_services
 from connector.web.errors import register_error_handlers
@@ -18,7 +19,6 @@ __all__ = ["create_app", "get_blueprints"]
 
 def get_blueprints() -> list[Blueprint]:
     """Every blueprint the app serves (add new ones here, e.g. media rehosting)."""
-    from connector.web import api, dashboard, health, hubspot_webhooks, media, sheets_webhooks
 
     return [
         health.bp,

@@ -17,7 +17,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
-from connector.credits import CreditReport
+from connector.alerts.credits import CreditReport
 from connector.errors import ConfigError
 from connector.web.auth import (
     check_csrf,

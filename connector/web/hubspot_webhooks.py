@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from connector.sources.hubspot_signature import (
+from connector.sources.hubspot.signature import (
     InvalidSignatureError,
     verify_v1,
     verify_v2,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, send_file
 
-from connector.media import IMAGE_TYPES, get_media_directory, parse_media_name
+from connector.media.fetch import IMAGE_TYPES
+from connector.media.store import get_media_directory
+from connector.media.urls import parse_media_name
 from connector.web.context import get_services
 from connector.web.errors import error_response
 

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from connector.credits import CreditReport, build_credit_report
+from connector.alerts.credits import CreditReport, build_credit_report
 from connector.services import Services
 from connector.store import Batch, Delivery, Run
 

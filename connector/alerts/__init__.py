@@ -1,0 +1,1 @@
+"""Credits and alerts: the credit report, rules with hysteresis, channels, pre-flight holds."""

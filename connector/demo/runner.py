@@ -1,0 +1,369 @@
+"""The embedded demo: every sandbox, a seeded sheet and HubSpot list, a worker and the web app."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn
+from rich.table import Table
+
+from connector.config import load_settings
+from connector.demo.data import (
+    ALERT_SECRET,
+    HUBSPOT_HANDLES,
+    IMAGE_LIFETIME,
+    PICTURE_COLUMN,
+    SHEET_ROWS,
+    build_demo_settings,
+)
+from connector.sandbox.receivers import SlackReceiver, WebhookReceiver
+from connector.sandbox.server import LoopbackServer
+from connector.sandbox.stack import SandboxStack
+from connector.store import Store
+from connector.web import create_app
+
+FINAL_PREFIXES = ("enriched", "not found", "invalid handle", "error")
+
+
+@dataclass
+class DemoSummary:
+    """The figures the demo ends with (also printed as one JSON line with ``--json``)."""
+
+    rows_enriched: int = 0
+    not_found: int = 0
+    invalid: int = 0
+    errors: int = 0
+    credits_spent: float = 0.0
+    unique_found: int = 0
+    credits_saved: float = 0.0
+    discovered: int = 0
+    discovery_credits: float = 0.0
+    alerts_sent: int = 0
+    api_calls: dict[str, int] = field(default_factory=dict)
+    pictures_rehosted: int = 0
+    pictures_serving_after_expiry: int = 0
+    dashboard_url: str = ""
+    dashboard_token: str = ""
+    wall_seconds: float = 0.0
+    finished: bool = False
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def _worker(config_path: Path, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "connector", "--config", str(config_path), "worker"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+def _statuses(stack: SandboxStack, sheet_key: str, contact_ids: list[str]) -> list[str]:
+    values = stack.sheets.get_values(sheet_key, "Sheet1")
+    header = [str(h).strip().lower() for h in values[0]] if values else []
+    column = header.index("ic status") if "ic status" in header else None
+    sheet = [
+        str(row[column]) if column is not None and column < len(row) else "" for row in values[1:]
+    ]
+    crm = [str(stack.hubspot.get_contact(cid).get("ic_status") or "") for cid in contact_ids]
+    return sheet + crm
+
+
+def _is_final(status: str) -> bool:
+    return status.startswith(FINAL_PREFIXES)
+
+
+@dataclass
+class DemoRun:
+    """A running demo: the sandboxes, the receivers, the worker and where the dashboard is."""
+
+    stack: SandboxStack
+    slack: SlackReceiver
+    hook: WebhookReceiver
+    worker: subprocess.Popen[bytes]
+    settings: Any
+    sheet_key: str
+    contact_ids: list[str]
+    web_url: str
+    token: str
+    work_dir: Path
+    summary: DemoSummary
+
+    def statuses(self) -> list[str]:
+        """The status of every seeded record (sheet rows, then contacts)."""
+        return _statuses(self.stack, self.sheet_key, self.contact_ids)
+
+    def held_runs(self) -> list[str]:
+        """Ids of runs waiting for approval."""
+
+        store = Store.open(self.settings.resolved_database_url, migrate=False)
+        try:
+            return [r.run_id for r in store.fetch_held_runs() if r.status == "awaiting_approval"]
+        finally:
+            store.close()
+
+    def approve(self, run_id: str) -> int:
+        """Approve a held run through the JSON API, as a user would; returns the status code."""
+        response = httpx.post(
+            f"{self.web_url}/api/runs/{run_id}/approve",
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=10,
+        )
+        return response.status_code
+
+
+@contextmanager
+def running_demo(*, console: Console, data_dir: Path | None = None) -> Iterator[DemoRun]:
+    """Start sandboxes, receivers, the web app and a worker process; stop them on exit."""
+    work_dir = Path(data_dir or tempfile.mkdtemp(prefix="connector-demo-"))
+    work_dir.mkdir(parents=True, exist_ok=True)
+    ic_config = {
+        "latency": 0.05,
+        "jitter": 0.05,
+        "not_found_rate": 0.0,
+        "batch_rows_per_second": 400,
+        "batch_queued_seconds": 0.3,
+        "image_lifetime": IMAGE_LIFETIME,
+    }
+    with ExitStack() as stack_ctx:
+        stack = stack_ctx.enter_context(SandboxStack(balance=650.0, ic_config=ic_config))
+        slack = stack_ctx.enter_context(SlackReceiver())
+        hook = stack_ctx.enter_context(WebhookReceiver(secret=ALERT_SECRET))
+        console.print(
+            f"sandboxes up: influencers.club {stack.ic.url} · sheets {stack.sheets.url}"
+            f" · hubspot {stack.hubspot.url} · slack {slack.url} · webhook {hook.url}"
+        )
+        sheet_key = stack.seed_sheet([[h, p, ""] for h, p in SHEET_ROWS])
+        list_id = stack.seed_hubspot_list(HUBSPOT_HANDLES)
+        port = _free_port()
+        web_url = f"http://127.0.0.1:{port}"
+        token = secrets.token_urlsafe(16)
+        data = build_demo_settings(
+            stack,
+            data_dir=work_dir / "data",
+            sheet_key=sheet_key,
+            list_id=list_id,
+            slack_url=slack.url,
+            webhook_url=hook.url,
+            web_url=web_url,
+            token=token,
+        )
+        config_path = work_dir / "connector.yaml"
+        config_path.write_text(yaml.safe_dump(data, sort_keys=False))
+        console.print(
+            f"seeded a sheet of {len(SHEET_ROWS)} rows and a HubSpot list of "
+            f"{len(HUBSPOT_HANDLES)} contacts; config {config_path}"
+        )
+
+        settings = load_settings(config_path, environ={})
+        app = create_app(settings)
+        stack_ctx.enter_context(LoopbackServer(app, port=port))
+        worker = stack_ctx.enter_context(_worker(config_path, work_dir / "worker.log"))
+        summary = DemoSummary(dashboard_url=f"{web_url}/?token={token}", dashboard_token=token)
+        console.print(
+            f"worker pid {worker.pid} (log {work_dir / 'worker.log'}); dashboard "
+            f"{summary.dashboard_url}"
+        )
+        yield DemoRun(
+            stack=stack,
+            slack=slack,
+            hook=hook,
+            worker=worker,
+            settings=settings,
+            sheet_key=sheet_key,
+            contact_ids=stack.contact_ids[list_id],
+            web_url=web_url,
+            token=token,
+            work_dir=work_dir,
+            summary=summary,
+        )
+
+
+def run_demo(
+    *,
+    keep_running: bool = False,
+    console: Console | None = None,
+    data_dir: Path | None = None,
+    timeout: float = 90.0,
+) -> DemoSummary:
+    """Run the whole product on the sandboxes and return the summary."""
+    console = console or Console(stderr=True)
+    started = time.monotonic()
+    with running_demo(console=console, data_dir=data_dir) as run:
+        run.summary.finished = wait_for_records(run, console, timeout=timeout, auto_approve=True)
+        _wait_for_alerts(run.slack, run.hook, timeout=15)
+        _check_pictures(run, console)
+        _collect(run)
+        run.summary.wall_seconds = round(time.monotonic() - started, 1)
+        print_summary(run.summary, console)
+        if keep_running:
+            console.print("everything keeps running; press Ctrl-C to stop")
+            try:
+                while run.worker.poll() is None:
+                    time.sleep(1)
+            except KeyboardInterrupt:
+                console.print("stopping…")
+        return run.summary
+
+
+def wait_for_records(run: DemoRun, console: Console, *, timeout: float, auto_approve: bool) -> bool:
+    """Wait until every seeded record has a final status; approve held runs when asked."""
+    deadline = time.monotonic() + timeout
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        console=console,
+        disable=not console.is_terminal,
+    )
+    with progress:
+        task = progress.add_task("records with a final status", total=1)
+        last_line = 0.0
+        while time.monotonic() < deadline:
+            statuses = run.statuses()
+            done = sum(1 for s in statuses if _is_final(s))
+            progress.update(task, total=len(statuses), completed=done)
+            if not console.is_terminal and time.monotonic() - last_line > 3:
+                console.print(f"{done}/{len(statuses)} records final")
+                last_line = time.monotonic()
+            if done == len(statuses):
+                return True
+            if run.worker.poll() is not None:
+                console.print(f"[red]the worker exited with code {run.worker.returncode}[/red]")
+                return False
+            if auto_approve and any(s.startswith("awaiting approval") for s in statuses):
+                for run_id in run.held_runs():
+                    code = run.approve(run_id)
+                    console.print(
+                        f"run {run_id} costs more than approval_over: approved it "
+                        f"through POST /api/runs/{run_id}/approve ({code})"
+                    )
+            time.sleep(0.5)
+    return False
+
+
+def _wait_for_alerts(slack: SlackReceiver, hook: WebhookReceiver, *, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if slack.messages() and hook.messages():
+            return
+        time.sleep(0.5)
+
+
+def _check_pictures(run: DemoRun, console: Console) -> None:
+    stack, summary = run.stack, run.summary
+    values = stack.sheets.get_values(run.sheet_key, "Sheet1")
+    header = [str(h).strip() for h in values[0]]
+    if PICTURE_COLUMN not in header:
+        return
+    column = header.index(PICTURE_COLUMN)
+    urls = [str(row[column]) for row in values[1:] if column < len(row) and row[column]]
+    summary.pictures_rehosted = len(urls)
+    last_signed = max(
+        (float(r["t"]) for r in stack.ic.requests() if "enrich" in str(r.get("path", ""))),
+        default=time.time(),
+    )
+    wait = max(0.0, last_signed + IMAGE_LIFETIME + 1 - time.time())
+    console.print(f"waiting {wait:.0f} s for the sandbox's signed picture URLs to expire…")
+    time.sleep(wait)
+    with httpx.Client(timeout=10) as client:
+        summary.pictures_serving_after_expiry = sum(
+            1 for url in urls if client.get(url).status_code == 200
+        )
+
+
+def _collect(run: DemoRun) -> None:
+    summary, stack, slack, hook = run.summary, run.stack, run.slack, run.hook
+    statuses = run.statuses()
+    summary.rows_enriched = sum(1 for s in statuses if s.startswith("enriched"))
+    summary.not_found = sum(1 for s in statuses if s.startswith("not found"))
+    summary.invalid = sum(1 for s in statuses if s.startswith("invalid handle"))
+    summary.errors = sum(1 for s in statuses if s.startswith("error"))
+    ic = stack.ic.stats()
+    summary.discovery_credits = round(float(ic.get("discovery_credits", 0.0)), 2)
+    summary.discovered = sum(int(n) for n in ic.get("discovery_charges", {}).values())
+    summary.credits_spent = round(float(ic["credits_charged"]) - summary.discovery_credits, 2)
+    summary.unique_found = len(ic.get("charges", {}))
+
+    store = Store.open(run.settings.resolved_database_url, migrate=False)
+    try:
+        summary.credits_saved = round(sum(r.credits_saved for r in store.fetch_runs(10_000)), 2)
+    finally:
+        store.close()
+    sheets = stack.sheets.stats()
+    summary.api_calls = {
+        "influencers_club": int(ic["requests"]),
+        "google_sheets": int(sheets["sheets_reads"]) + int(sheets["sheets_writes"]),
+        "google_drive": int(sheets["drive_calls"]),
+        "hubspot": int(stack.hubspot.stats()["requests"]),
+        "slack": len(slack.messages()),
+        "webhook": len(hook.messages()),
+    }
+    summary.alerts_sent = len(slack.messages()) + len(hook.messages())
+
+
+def print_summary(summary: DemoSummary, console: Console) -> None:
+    """The closing table."""
+    table = Table(title="demo summary", show_header=False)
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    rows = [
+        ("rows enriched", summary.rows_enriched),
+        ("not found", summary.not_found),
+        ("invalid handles", summary.invalid),
+        ("errors", summary.errors),
+        ("credits spent", f"{summary.credits_spent:g}"),
+        ("unique creators found", summary.unique_found),
+        ("credits saved (duplicates, cache)", f"{summary.credits_saved:g}"),
+        ("creators discovered", summary.discovered),
+        ("discovery credits", f"{summary.discovery_credits:g}"),
+        ("alerts sent", summary.alerts_sent),
+        (
+            "pictures rehosted / serving after expiry",
+            f"{summary.pictures_rehosted} / {summary.pictures_serving_after_expiry}",
+        ),
+        *((f"API calls: {name}", count) for name, count in summary.api_calls.items()),
+        ("dashboard", summary.dashboard_url),
+        ("wall seconds", f"{summary.wall_seconds:g}"),
+    ]
+    for name, value in rows:
+        table.add_row(name, str(value))
+    console.print(table)
+
+
+def summary_json(summary: DemoSummary) -> str:
+    """The summary as one JSON line."""
+    return json.dumps(asdict(summary), sort_keys=True)

@@ -1,0 +1,1 @@
+"""Saved creator searches: page through discovery, skip known creators, append new ones."""

@@ -1,0 +1,1 @@
+"""Rehosting profile pictures: fetch safely, store once per content, serve from our own URL."""

@@ -1,0 +1,241 @@
+"""Delivery: ledger entries mapped onto work items, statuses and write-backs through the outbox."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from connector.enrich.models import get_price
+from connector.errors import ConnectorError
+from connector.mapping import apply_mapping
+from connector.pipeline.context import PipelineServices
+from connector.pipeline.report import CycleReport
+from connector.sources.base import RecordUpdate, Status
+from connector.store.models import LedgerEntry, LedgerKey, WorkItem
+
+log = logging.getLogger(__name__)
+
+
+def get_lease(services: PipelineServices) -> timedelta:
+    """How long a lease (reservation, poll, outbox, stalled-work claim) of a dead worker lasts."""
+    return timedelta(seconds=services.settings.pipeline.reservation_lease)
+
+
+def get_fresh(
+    services: PipelineServices, keys: Iterable[LedgerKey]
+) -> dict[LedgerKey, LedgerEntry]:
+    """Ledger entries of ``keys`` within the configured freshness windows."""
+    pipeline = services.settings.pipeline
+    return services.store.lookup_fresh(
+        list(keys),
+        found_max_age=timedelta(days=pipeline.refresh_after_days),
+        not_found_max_age=timedelta(days=pipeline.not_found_refresh_days),
+    )
+
+
+def deliver_key(
+    services: PipelineServices, key: LedgerKey, report: CycleReport, *, paid: bool
+) -> None:
+    """Serve every work item waiting on ``key`` from its (just saved) ledger entry."""
+    entries = services.store.get_ledger_entries([key])
+    items = services.store.fetch_work_for_keys([key], states=("waiting",))
+    deliver(services, items, entries, report, paid={key} if paid else set())
+
+
+def deliver(
+    services: PipelineServices,
+    items: Sequence[WorkItem],
+    entries: dict[LedgerKey, LedgerEntry],
+    report: CycleReport,
+    *,
+    paid: set[LedgerKey],
+) -> None:
+    """Map ledger entries onto work items and put the write-backs into the outbox."""
+    store = services.store
+    by_source: dict[str, list[WorkItem]] = defaultdict(list)
+    for item in items:
+        if item.key in entries:
+            by_source[item.source].append(item)
+    counted_payment: set[LedgerKey] = set()
+    saved_by_run: dict[str, float] = defaultdict(float)
+    for source_name, source_items in by_source.items():
+        mapping = services.get_mapping(source_name)
+        hashes = store.get_written_hashes(source_name, [w.identity for w in source_items])
+        writes = []
+        for item in source_items:
+            entry = entries[item.key]
+            if entry.outcome == "found":
+                if item.key in paid and item.key not in counted_payment:
+                    counted_payment.add(item.key)
+                else:
+                    report.credits_saved += get_price(item.key.mode)
+                    if item.run_id is not None:
+                        saved_by_run[item.run_id] += get_price(item.key.mode)
+            update, new_hashes = _build_update(
+                services, mapping, item, entry, hashes.get(item.identity, {})
+            )
+            writes.append((item.record_key, build_payload(update, item.identity, new_hashes)))
+        store.enqueue_writes(source_name, writes, run_id=report.run_id)
+        store.set_work_state([w.id for w in source_items], "done")
+    if report.run_id is None:
+        # Work served outside its own cycle (a finished batch): credit the runs it came from.
+        for run_id, saved in saved_by_run.items():
+            store.add_run_credits(run_id, saved=saved)
+
+
+def _build_update(
+    services: PipelineServices,
+    mapping: Any,
+    item: WorkItem,
+    entry: LedgerEntry,
+    last_hashes: dict[str, str],
+) -> tuple[RecordUpdate, dict[str, str]]:
+    now = services.clock()
+    if entry.outcome != "found" or entry.profile is None:
+        return RecordUpdate(
+            key=item.record_key,
+            status=Status.NOT_FOUND,
+            error="",
+            enriched_at=now,
+            handle_text=item.handle_value,
+        ), {}
+    result = apply_mapping(
+        mapping,
+        entry.profile,
+        platform=item.key.platform,
+        current=item.current,
+        last_hashes=last_hashes,
+        context=services.transform_context(item),
+        meta={"enriched_at": now, "now": now, "handle": item.handle_value},
+    )
+    update = RecordUpdate(
+        key=item.record_key,
+        status=Status.ENRICHED,
+        values=result.changes,
+        error="; ".join(result.errors),
+        enriched_at=now,
+        handle_text=item.handle_value,
+    )
+    return update, dict(result.hashes)
+
+
+def build_payload(
+    update: RecordUpdate, identity: str | None = None, hashes: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The JSON an outbox entry stores for one record update."""
+    return {
+        "key": update.key,
+        "status": update.status,
+        "values": dict(update.values),
+        "error": update.error,
+        "enriched_at": update.enriched_at.isoformat() if update.enriched_at else None,
+        "handle_text": update.handle_text,
+        "identity": identity,
+        "hashes": hashes or {},
+    }
+
+
+def parse_payload(payload: dict[str, Any]) -> RecordUpdate:
+    """The record update an outbox entry's JSON describes."""
+    stamp = payload.get("enriched_at")
+    return RecordUpdate(
+        key=payload["key"],
+        status=payload["status"],
+        values=payload.get("values") or {},
+        error=payload.get("error") or "",
+        enriched_at=datetime.fromisoformat(stamp) if stamp else None,
+        handle_text=payload.get("handle_text"),
+    )
+
+
+def mark_records(
+    services: PipelineServices, items: Sequence[WorkItem], status: str, error: str = ""
+) -> None:
+    """Show an interim status on the items' records at once (best effort, not via the outbox)."""
+    by_source: dict[str, list[str]] = defaultdict(list)
+    for item in items:
+        by_source[item.source].append(item.record_key)
+    for source_name, keys in by_source.items():
+        try:
+            services.get_source(source_name).mark(keys, status, error)
+        except ConnectorError as exc:
+            # Interim statuses are a courtesy; the final write goes through the outbox.
+            log.warning(
+                "could not mark records",
+                extra={"source": source_name, "status": status, "error": str(exc)},
+            )
+
+
+def write_status(
+    services: PipelineServices, items: Sequence[WorkItem], status: str, error: str
+) -> None:
+    """Queue a final status (and error) for the items' records in the outbox."""
+    by_source: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
+    for item in items:
+        update = RecordUpdate(
+            key=item.record_key, status=status, error=error, handle_text=item.handle_value
+        )
+        by_source[item.source].append((item.record_key, build_payload(update, item.identity)))
+    for source_name, writes in by_source.items():
+        services.store.enqueue_writes(source_name, writes)
+
+
+def deliver_ready(
+    services: PipelineServices,
+    source_name: str | None = None,
+    *,
+    paid: Iterable[LedgerKey] = (),
+    report: CycleReport | None = None,
+) -> CycleReport:
+    """Serve waiting work whose creator now has a fresh ledger entry (e.g. a finished batch).
+
+    ``paid`` names keys paid for since their work was parked, so the first record served for
+    each is not counted as a saving.
+    """
+    report = report or CycleReport(source=source_name or "*")
+    items = services.store.fetch_ready_work(source_name)
+    if items:
+        entries = get_fresh(services, {w.key for w in items})
+        deliver(services, items, entries, report, paid=set(paid))
+    return report
+
+
+def flush_outbox(services: PipelineServices, source_name: str | None = None) -> int:
+    """Write due outbox entries back to their sources; failures are retried with backoff."""
+    store = services.store
+    # The lease keeps parallel flushers (other jobs, other workers) off the same writes; after
+    # a crash the unacknowledged ones come back when it runs out.
+    due = store.fetch_due_writes(source_name, limit=1000, lease=get_lease(services))
+    by_source: dict[str, list[Any]] = defaultdict(list)
+    for entry in due:
+        by_source[entry.source].append(entry)
+    written = 0
+    for name, entries in by_source.items():
+        updates = [parse_payload(e.payload) for e in entries]
+        try:
+            result = services.get_source(name).write_back(updates)
+        except ConnectorError as exc:
+            for entry in entries:
+                delay = min(3600.0, 30.0 * 2 ** min(entry.attempts, 7))
+                store.mark_write_failed(
+                    entry.id, str(exc), retry_at=services.clock() + timedelta(seconds=delay)
+                )
+            log.warning(
+                "write-back failed",
+                extra={"source": name, "error": str(exc), "records": len(entries)},
+            )
+            continue
+        done_keys = set(result.written) | set(result.missing) | set(result.failed)
+        for entry in entries:
+            if entry.record_key in result.written and entry.payload.get("hashes"):
+                store.save_written_hashes(name, entry.payload["identity"], entry.payload["hashes"])
+        store.mark_writes_done([e.id for e in entries if e.record_key in done_keys])
+        written += len(result.written)
+        for key, reason in result.failed.items():
+            log.warning(
+                "record write failed", extra={"source": name, "record": key, "error": reason}
+            )
+    return written

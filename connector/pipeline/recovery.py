@@ -1,0 +1,116 @@
+"""Crash recovery: keep live leases fresh, and resume what a stopped worker left half-done."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from connector.pipeline.context import PipelineServices
+from connector.pipeline.delivery import get_lease, write_status
+from connector.pipeline.report import CycleReport
+from connector.pipeline.work import process_work
+from connector.sources.base import Status
+from connector.store import Store
+from connector.store.models import Batch, LedgerKey
+
+log = logging.getLogger(__name__)
+
+
+def close_stale_intents(services: PipelineServices) -> list[str]:
+    """Fail batch intents whose creating worker is gone, so their handles can be queued again.
+
+    The creator holds (and keeps extending) the reservations of an intent's handles until the
+    API's batch id is stored, so an ``intent`` row none of whose handles is reserved any more
+    belongs to a worker that died before or during the create call.
+    """
+    store = services.store
+    closed: list[str] = []
+    for batch in store.fetch_open_batches():
+        if batch.status != "intent":
+            continue
+        keys = [
+            LedgerKey(i.platform, i.handle_key, batch.mode)
+            for i in store.fetch_batch_items(batch.ref)
+        ]
+        if store.get_reservations(keys):
+            continue
+        # Re-read after the reservation check: a creator releases only after attaching the id.
+        current = store.get_batch(batch.ref)
+        if current is None or current.status != "intent":
+            continue
+        store.update_batch(
+            batch.ref,
+            status="failed",
+            error="the worker stopped before the batch was created; its handles are queued again",
+        )
+        log.warning("stale batch intent closed", extra={"batch_ref": batch.ref, "rows": len(keys)})
+        closed.append(batch.ref)
+    return closed
+
+
+INTERRUPTED = (
+    "the worker stopped while this creator's paid call was in flight, so it may have been "
+    "billed without an answer; type retry to enrich it again (it may cost another credit)"
+)
+
+
+def settle_interrupted_calls(services: PipelineServices, report: CycleReport) -> int:
+    """Fail (never re-send) work whose paid call was in flight when its worker died.
+
+    Sending it again could pay twice for one creator, so a human decides: the records show an
+    error asking for ``retry``, and the reservation goes so that a retry may proceed.
+    """
+    store = services.store
+    keys = store.fetch_interrupted_keys()
+    if not keys:
+        return 0
+    items = store.fetch_work_for_keys(keys, states=("waiting",))
+    store.set_work_state([w.id for w in items], "failed", error=INTERRUPTED)
+    write_status(services, items, Status.ERROR, INTERRUPTED)
+    store.drop_reservations(keys)
+    report.errors += len(items)
+    log.warning(
+        "paid calls interrupted by a stopped worker",
+        extra={"creators": len(keys), "records": len(items)},
+    )
+    return len(keys)
+
+
+def resume_stalled(
+    services: PipelineServices, report: CycleReport | None = None, *, limit: int = 5000
+) -> CycleReport:
+    """Process again the waiting work nobody is working on (its worker stopped or crashed).
+
+    Work is stalled when it has waited longer than a lease, no live reservation covers its
+    creator and no open batch holds it. A claim on the items keeps other workers from resuming
+    the same items at the same time; reservations still decide who may pay.
+    """
+    store = services.store
+    report = report or CycleReport(source="*")
+    # Interrupted calls first: a stale intent whose upload had left must not be queued again.
+    settle_interrupted_calls(services, report)
+    close_stale_intents(services)
+    lease = get_lease(services)
+    cutoff = services.clock() - lease
+    old = [w for w in store.fetch_work(state="waiting", limit=limit) if w.updated_at < cutoff]
+    if not old:
+        return report
+    keys = {w.key for w in old}
+    busy = set(store.get_reservations(keys)) | _keys_in_open_batches(
+        store.fetch_open_batches(), store
+    )
+    stalled = [w.id for w in old if w.key not in busy]
+    won = store.claim_work(stalled, services.worker_id, lease)
+    if won:
+        log.info("resuming stalled work", extra={"records": len(won)})
+        report.records += len(won)
+        process_work(services, store.fetch_work_by_ids(won), report)
+    return report
+
+
+def _keys_in_open_batches(batches: Iterable[Batch], store: Store) -> set[LedgerKey]:
+    return {
+        LedgerKey(item.platform, item.handle_key, batch.mode)
+        for batch in batches
+        for item in store.fetch_batch_items(batch.ref)
+    }

@@ -1,0 +1,37 @@
+"""What one source cycle did, in figures a human (and the dashboard) can read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class CycleReport:
+    """What one source cycle did, in numbers a human (and the dashboard) can read."""
+
+    source: str
+    run_id: str | None = None
+    dry_run: bool = False
+    records: int = 0
+    invalid: int = 0
+    duplicates: int = 0
+    cached: int = 0
+    not_found: int = 0
+    enriched: int = 0
+    waiting: int = 0
+    held: int = 0
+    errors: int = 0
+    written: int = 0
+    credits_spent: float = 0.0
+    credits_saved: float = 0.0
+    quote: float = 0.0
+    # Records claimed again while their earlier item still waits or is held (not re-quoted).
+    reclaimed: int = 0
+    routes: dict[str, int] = field(default_factory=lambda: {"single": 0, "batch": 0})
+    error: str | None = None
+    plan: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready figures."""
+        return {k: v for k, v in self.__dict__.items() if k != "plan"}

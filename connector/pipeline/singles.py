@@ -1,0 +1,193 @@
+"""The single route: one paid Full call per creator, each answer in the ledger before use."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from connector.enrich.concurrent import enrich_many
+from connector.errors import (
+    ConnectorError,
+    FatalError,
+    ProfileNotFoundError,
+    RetryableError,
+)
+from connector.pipeline.context import PipelineServices
+from connector.pipeline.delivery import deliver_key, write_status
+from connector.pipeline.report import CycleReport
+from connector.sources.base import Status
+from connector.store.models import LedgerKey
+
+log = logging.getLogger(__name__)
+
+# Seconds between attempts to save a paid answer: about 30 s in all, enough to ride out a
+# database failover or a dropped connection without holding the worker for long.
+SAVE_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
+
+
+class UnsavedResultError(FatalError):
+    """A paid answer could not be saved to the ledger: the credit is spent, the answer is lost.
+
+    Never a ``RetryableError``: retrying would pay again. The cycle stops, the creator stays
+    reserved and the profile is logged so an operator can recover it.
+    """
+
+    def __init__(self, message: str, *, keys: Sequence[LedgerKey], credits_cost: float) -> None:
+        super().__init__(message, hint="check the database; the profile is in the worker log")
+        self.keys = list(keys)
+        self.credits_cost = credits_cost
+
+
+class _LedgerFirst:
+    """The enrichment client, but every answer is in the ledger before anyone sees it.
+
+    A paid answer is committed by the thread that received it: waiting for the consumer loop
+    (busy mapping and queueing earlier results) would widen the window in which a crash loses
+    an answer that was already billed.
+    """
+
+    def __init__(
+        self,
+        services: PipelineServices,
+        keys: dict[tuple[str, str], LedgerKey],
+        *,
+        owner: str,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._client = services.enrichment
+        self._store = services.store
+        self._keys = keys
+        self._owner = owner
+        self._sleep = sleep
+        # Past half a lease the reservation may lapse (the keeper needs the database too), so
+        # another worker could pay meanwhile: retrying longer would not keep the promise.
+        self._budget = min(sum(SAVE_DELAYS), services.settings.pipeline.reservation_lease / 2)
+        self.max_concurrency: int = self._client.max_concurrency
+
+    def enrich_full(self, handle: str, platform: str, **options: Any) -> Any:
+        key = self._keys[(handle, platform)]
+        try:
+            result = self._client.enrich_full(
+                handle,
+                platform,
+                on_send=lambda: self._store.mark_calls_started([key], self._owner),
+                **options,
+            )
+        except ProfileNotFoundError:
+            # A miss is free: if it cannot be saved the store's error is retried later at no cost.
+            self._save(key, "not_found", None, 0.0)
+            raise
+        try:
+            self._save(key, "found", result.profile, result.credits_cost)
+        except ConnectorError as exc:
+            log.critical(
+                "paid answer not saved: the credit is spent and the profile is only in this log",
+                extra={
+                    "platform": key.platform,
+                    "handle": key.handle_key,
+                    "credits": result.credits_cost,
+                    "error": str(exc),
+                    "profile": json.dumps(result.profile, default=str),
+                },
+            )
+            raise UnsavedResultError(
+                f"the answer for {key.platform}:{key.handle_key} was paid for but could not be "
+                f"saved: {exc}",
+                keys=[key],
+                credits_cost=result.credits_cost,
+            ) from exc
+        return result
+
+    def _save(self, key: LedgerKey, outcome: str, profile: Any, cost: float) -> None:
+        waited = 0.0
+        for delay in (*SAVE_DELAYS, None):
+            try:
+                self._store.save_result(key, outcome, profile, cost)
+                return
+            except RetryableError as exc:
+                if delay is None or waited + delay > self._budget:
+                    raise
+                log.warning(
+                    "ledger save failed, retrying",
+                    extra={"handle": key.handle_key, "delay": delay, "error": str(exc)},
+                )
+                self._sleep(delay)
+                waited += delay
+
+
+def enrich_singles(
+    services: PipelineServices,
+    items: Sequence[tuple[LedgerKey, str]],
+    report: CycleReport,
+    owner: str,
+) -> None:
+    """Call the API once per creator (in parallel); serve each record as its answer lands.
+
+    ``owner`` holds the reservations of ``items``; they end with the saved answer, or are
+    released when no answer came (an unsaved paid answer keeps its reservation). A
+    ``FatalError`` is raised after every answered call was handled; the caller holds or fails
+    the work no answer reached.
+    """
+    store = services.store
+    by_item = {(value, key.platform): key for key, value in items}
+    done: set[LedgerKey] = set()
+    fatal: FatalError | None = None
+    unsaved: list[UnsavedResultError] = []
+    outcomes = enrich_many(
+        _LedgerFirst(services, by_item, owner=owner),  # type: ignore[arg-type]
+        list(by_item),
+        max_concurrency=services.settings.influencers_club.max_concurrency,
+    )
+    for (value, platform), outcome in outcomes:
+        key = by_item[(value, platform)]
+        done.add(key)
+        if isinstance(outcome, UnsavedResultError):
+            report.credits_spent += outcome.credits_cost
+            report.errors += 1
+            unsaved.append(outcome)
+        elif isinstance(outcome, FatalError):
+            fatal = fatal or outcome
+            store.release([key], owner)
+        elif isinstance(outcome, ProfileNotFoundError):
+            report.not_found += 1
+            deliver_key(services, key, report, paid=True)
+        elif isinstance(outcome, ConnectorError):
+            _record_failure(services, key, outcome, report, owner)
+        else:
+            report.credits_spent += outcome.credits_cost
+            report.enriched += 1
+            deliver_key(services, key, report, paid=True)
+    leftover = [k for k, _ in items if k not in done]
+    if leftover:
+        store.release(leftover, owner)
+    if unsaved:
+        # Losing a paid answer outranks any other stop: its keys must stay reserved.
+        raise UnsavedResultError(
+            "; ".join(str(e.message) for e in unsaved),
+            keys=[k for e in unsaved for k in e.keys],
+            credits_cost=sum(e.credits_cost for e in unsaved),
+        )
+    if fatal is not None:
+        raise fatal
+
+
+def _record_failure(
+    services: PipelineServices,
+    key: LedgerKey,
+    error: ConnectorError,
+    report: CycleReport,
+    owner: str,
+) -> None:
+    store = services.store
+    store.release([key], owner)
+    report.errors += 1
+    items = store.fetch_work_for_keys([key], states=("waiting",))
+    if isinstance(error, RetryableError):
+        status, text = Status.RETRY, f"temporary failure, will retry: {error}"
+    else:
+        status, text = Status.ERROR, str(error)
+    store.set_work_state([w.id for w in items], "failed", error=text)
+    write_status(services, items, status, text)

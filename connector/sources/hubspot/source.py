@@ -1,0 +1,393 @@
+"""The HubSpot list source: watch a contact list, read new members, write results in batches."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from connector.config import HubSpotSettings, HubSpotSourceSettings
+from connector.errors import ConnectorError, SourceError
+from connector.mapping import TargetInfo, lint_mapping
+from connector.sources.base import PendingRecord, RecordUpdate, Status, WriteResult
+from connector.sources.hubspot.client import CONTACT_OBJECT_TYPE, HubSpotClient, HubSpotList
+from connector.sources.hubspot.properties import (
+    PropertySpec,
+    apply_value,
+    build_mapping_specs,
+    build_status_specs,
+)
+
+log = logging.getLogger(__name__)
+
+FINAL_STATUSES = frozenset({Status.ENRICHED, Status.NOT_FOUND, Status.INVALID, Status.ERROR})
+# Statuses that ask for another look at the next poll rather than a final "done".
+REVISIT_STATUSES = frozenset({Status.RETRY, Status.AWAITING_CREDITS, Status.AWAITING_APPROVAL})
+PENDING_STATUSES = frozenset(
+    {
+        "",
+        Status.RETRY,
+        Status.QUEUED,
+        Status.ENRICHING,
+        Status.AWAITING_CREDITS,
+        Status.AWAITING_APPROVAL,
+    }
+)
+_DONE, _CLAIM, _GONE = "done", "claim", "gone"
+
+
+class HubSpotStore(Protocol):
+    """The parts of the state store a HubSpot source and its webhooks use."""
+
+    def get_known_records(self, source: str) -> dict[str, str]: ...
+
+    def save_known_records(self, source: str, changes: dict[str, str | None]) -> None: ...
+
+    def add_record_hints(self, source: str, record_ids: list[str]) -> None: ...
+
+    def take_record_hints(self, source: str) -> list[str]: ...
+
+    def request_poll(self, source: str) -> None: ...
+
+    def remember_event(self, key: str) -> bool: ...
+
+
+def get_fingerprint(handle_text: str | None, platform_text: str | None = None) -> str:
+    """A short hash of the handle (and platform) text; a change re-queues the contact."""
+    text = f"{(handle_text or '').strip()}\x1f{(platform_text or '').strip().lower()}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _parse_known(value: str | None) -> tuple[str, float, str]:
+    """``done:<fp>``, ``gone:`` or ``claim:<expires>:<fp>`` → (kind, expires, fp)."""
+    kind, _, rest = (value or "").partition(":")
+    if kind == _CLAIM:
+        expires, _, fp = rest.partition(":")
+        try:
+            return kind, float(expires), fp
+        except ValueError:
+            return kind, 0.0, fp
+    return kind, 0.0, rest
+
+
+class HubSpotSource:
+    """One watched HubSpot contact list implementing the ``Source`` protocol."""
+
+    kind = "hubspot"
+
+    def __init__(
+        self,
+        settings: HubSpotSourceSettings,
+        *,
+        client: HubSpotClient,
+        mapping: Any,
+        store: HubSpotStore,
+        hubspot: HubSpotSettings,
+        clock: Callable[[], float] = time.time,
+        claim_lease: float = 3600.0,
+        reconcile_every: float | None = 86400.0,
+    ) -> None:
+        self.settings = settings
+        self.name = settings.name
+        self._client = client
+        self._mapping = mapping
+        self._store = store
+        self._hubspot = hubspot
+        self._clock = clock
+        self._claim_lease = claim_lease
+        self._reconcile_every = reconcile_every
+        self._last_reconcile = clock()
+        self._list: HubSpotList | None = None
+        self._bootstrapped = False
+        self._specs = {s.name: s for s in build_mapping_specs(mapping)}
+        self._types: dict[str, tuple[str, tuple[dict[str, str], ...]]] = {
+            s.name: (s.type, tuple({"label": lb, "value": v} for lb, v in s.options))
+            for s in self._all_specs()
+        }
+
+    def _all_specs(self) -> list[PropertySpec]:
+        s = self.settings
+        status = build_status_specs(s.status_property, s.error_property, s.enriched_at_property)
+        return [*self._specs.values(), *(p for p in status if p.name not in self._specs)]
+
+    @property
+    def targets(self) -> list[str]:
+        """Internal names of the mapping's target properties."""
+        return list(self._specs)
+
+    def fetch_list(self) -> HubSpotList:
+        """Resolve the configured list once; ``SourceError`` unless it is a contact list."""
+        if self._list is None:
+            found = self._client.fetch_list(self.settings.list)
+            if found.object_type_id != CONTACT_OBJECT_TYPE:
+                raise SourceError(
+                    f"HubSpot list {self.settings.list!r} holds objects of type "
+                    f"{found.object_type_id}, not contacts ({CONTACT_OBJECT_TYPE})",
+                    hint="point the source at a contact list",
+                )
+            self._list = found
+        return self._list
+
+    def _read_properties(self) -> list[str]:
+        s = self.settings
+        names = [s.handle_property, s.status_property, s.error_property, s.enriched_at_property]
+        if s.platform_property:
+            names.append(s.platform_property)
+        return list(dict.fromkeys([*names, *self._specs]))
+
+    def fetch_pending(self, *, claim: bool = True) -> list[PendingRecord]:
+        """Walk the list, batch-read new (or hinted) members and return those to enrich."""
+        if claim and self._hubspot.bootstrap_properties and not self._bootstrapped:
+            self.bootstrap_properties()
+        listed = self.fetch_list()
+        now = self._clock()
+        known = self._store.get_known_records(self.name)
+        hints = self._store.take_record_hints(self.name) if claim else []
+        try:
+            members = list(dict.fromkeys(self._client.iter_memberships(listed.list_id)))
+        except SourceError:
+            self._list = None
+            raise
+        member_set = set(members)
+        reconcile = (
+            self._reconcile_every is not None
+            and now - self._last_reconcile >= self._reconcile_every
+        )
+        candidates: list[str] = [h for h in dict.fromkeys(hints) if h in member_set]
+        for record_id in members:
+            kind, expires, _ = _parse_known(known.get(record_id))
+            if kind == _GONE or (kind == _CLAIM and expires > now):
+                continue
+            if kind != _DONE or reconcile:
+                candidates.append(record_id)
+        candidates = list(dict.fromkeys(candidates))
+        if not candidates:
+            if claim and reconcile:
+                self._last_reconcile = now
+            return []
+        batch = self._client.fetch_contacts(candidates, self._read_properties())
+        pending: list[PendingRecord] = []
+        changes: dict[str, str | None] = {i: f"{_GONE}:" for i in batch.missing}
+        for record_id in candidates:
+            values = batch.found.get(record_id)
+            if values is None:
+                continue
+            record = self._build_record(record_id, values)
+            fp = get_fingerprint(record.handle_text, record.platform_text)
+            previous = known.get(record_id)
+            kind, expires, _ = _parse_known(previous)
+            if self._is_pending(previous, values, record, fp, now):
+                pending.append(record)
+                changes[record_id] = f"{_CLAIM}:{now + self._claim_lease:.0f}:{fp}"
+            elif previous != f"{_DONE}:{fp}" and not (kind == _CLAIM and expires > now):
+                changes[record_id] = f"{_DONE}:{fp}"
+        if claim:
+            self._store.save_known_records(self.name, changes)
+            if reconcile:
+                self._last_reconcile = now
+        log.info(
+            "hubspot source %s: %d members, %d read, %d pending",
+            self.name,
+            len(members),
+            len(candidates),
+            len(pending),
+        )
+        return pending
+
+    def _build_record(self, record_id: str, values: dict[str, str | None]) -> PendingRecord:
+        s = self.settings
+        platform = (values.get(s.platform_property) if s.platform_property else None) or s.platform
+        return PendingRecord(
+            key=record_id,
+            identity=record_id,
+            handle_text=values.get(s.handle_property) or "",
+            platform_text=platform,
+            location=f"contact {record_id}",
+            current={t: values.get(t) for t in self._specs},
+        )
+
+    def _is_pending(
+        self,
+        known: str | None,
+        values: dict[str, str | None],
+        record: PendingRecord,
+        fp: str,
+        now: float,
+    ) -> bool:
+        if not record.handle_text.strip():
+            return False
+        kind, expires, known_fp = _parse_known(known)
+        status = (values.get(self.settings.status_property) or "").strip().lower()
+        if kind == _DONE:
+            return known_fp != fp or status == Status.RETRY
+        if kind == _CLAIM:
+            return expires <= now or known_fp != fp
+        return status in PENDING_STATUSES
+
+    def build_properties(self, update: RecordUpdate) -> dict[str, str]:
+        """The HubSpot property strings for one update (mapped values + status columns)."""
+        s = self.settings
+        properties = {name: self._convert(name, value) for name, value in update.values.items()}
+        # The status property is a dropdown of bare status words; details go to the error one.
+        status, _, detail = update.status.partition(":")
+        properties[s.status_property] = self._convert(s.status_property, status.strip())
+        properties[s.error_property] = update.error or detail.strip()
+        if update.enriched_at is not None or update.status == Status.ENRICHED:
+            when = update.enriched_at or self._clock()
+            properties[s.enriched_at_property] = self._convert(s.enriched_at_property, when)
+        return properties
+
+    def _convert(self, name: str, value: Any) -> str:
+        type_, options = self._types.get(name, ("string", ()))
+        return apply_value(value, type_, options)
+
+    def write_back(self, updates: Sequence[RecordUpdate]) -> WriteResult:
+        """Batch-update mapped values and statuses (100 per call); 207 errors per contact."""
+        inputs = {u.key: self.build_properties(u) for u in updates}
+        return self._write(inputs, {u.key: u for u in updates})
+
+    def mark(self, keys: Sequence[str], status: str, error: str = "") -> WriteResult:
+        """Set only status and error of claimed contacts."""
+        s = self.settings
+        inputs = {
+            k: {
+                s.status_property: self._convert(s.status_property, status),
+                s.error_property: error,
+            }
+            for k in keys
+        }
+        updates = {k: RecordUpdate(key=k, status=status, error=error) for k in keys}
+        return self._write(inputs, updates)
+
+    def _write(
+        self, inputs: dict[str, dict[str, str]], updates: dict[str, RecordUpdate]
+    ) -> WriteResult:
+        if not inputs:
+            return WriteResult()
+        outcome = self._client.update_contacts(inputs)
+        known = self._store.get_known_records(self.name)
+        now = self._clock()
+        changes: dict[str, str | None] = {}
+        for record_id in outcome.written:
+            update = updates[record_id]
+            kind, _, claimed_fp = _parse_known(known.get(record_id))
+            # The claim holds the fingerprint of what was read; a later edit must still differ.
+            fp = (
+                claimed_fp
+                if kind == _CLAIM and claimed_fp
+                else get_fingerprint(update.handle_text, self.settings.platform)
+            )
+            if update.status in FINAL_STATUSES:
+                changes[record_id] = f"{_DONE}:{fp}"
+            elif update.status in REVISIT_STATUSES:
+                changes[record_id] = None
+            else:
+                changes[record_id] = f"{_CLAIM}:{now + self._claim_lease:.0f}:{fp}"
+        for record_id in outcome.missing:
+            changes[record_id] = f"{_GONE}:"
+        for record_id in outcome.failed:
+            _, _, claimed_fp = _parse_known(known.get(record_id))
+            changes[record_id] = f"{_DONE}:{claimed_fp}"
+        self._store.save_known_records(self.name, changes)
+        return WriteResult(
+            written=list(outcome.written),
+            missing=list(outcome.missing),
+            failed=dict(outcome.failed),
+        )
+
+    def bootstrap_properties(self) -> list[str]:
+        """Create the group and every missing target property; return the names created."""
+        existing = self._client.fetch_properties()
+        self._remember_types(existing)
+        missing = [spec for spec in self._all_specs() if spec.name not in existing]
+        hs = self._hubspot
+        for group in dict.fromkeys(spec.group or hs.property_group for spec in missing):
+            label = hs.property_group_label if group == hs.property_group else group
+            self._client.ensure_group(group, label)
+        created = []
+        for spec in missing:
+            if self._client.create_property(spec.build_definition(hs.property_group)):
+                created.append(spec.name)
+        if created:
+            log.info("hubspot source %s: created properties %s", self.name, ", ".join(created))
+        self._bootstrapped = True
+        return created
+
+    def _remember_types(self, existing: dict[str, Any]) -> None:
+        for name in self._types:
+            prop = existing.get(name)
+            if prop is not None:
+                self._types[name] = (prop.type, prop.options)
+
+    def check(self) -> list[str]:
+        """Probe token, scopes, list, handle property and mapping against the real properties."""
+        problems: list[str] = []
+        try:
+            self._list = None
+            listed = self.fetch_list()
+        except ConnectorError as exc:
+            return [f"{self.name}: {exc}"]
+        try:
+            # Reading one member probes the list-membership and contact-read scopes.
+            first = next(iter(self._client.iter_memberships(listed.list_id, limit=1)), None)
+            if first is not None:
+                self._client.fetch_contacts([first], [self.settings.handle_property])
+        except ConnectorError as exc:
+            problems.append(f"{self.name}: {exc}")
+        try:
+            existing = self._client.fetch_properties()
+        except ConnectorError as exc:
+            return [*problems, f"{self.name}: {exc}"]
+        self._remember_types(existing)
+        s = self.settings
+        by_label = {p.label.strip().lower(): p.name for p in existing.values()}
+        for prop in (s.handle_property, s.platform_property):
+            if prop and prop not in existing:
+                problems.append(
+                    f"{self.name}: contact property {prop!r} does not exist"
+                    + _label_hint(prop, by_label)
+                )
+        group = self._hubspot.property_group
+        for spec in self._all_specs():
+            found = existing.get(spec.name)
+            if found is None:
+                if not self._hubspot.bootstrap_properties:
+                    problems.append(
+                        f"{self.name}: missing property {spec.name!r}: {spec.describe(group)}"
+                        + _label_hint(spec.name, by_label)
+                    )
+                continue
+            if found.read_only:
+                problems.append(f"{self.name}: property {spec.name!r} is read-only")
+            if spec.name not in self._specs and found.type == "enumeration":
+                values = {o["value"] for o in found.options}
+                lacking = [v for _, v in spec.options if v not in values]
+                if lacking:
+                    problems.append(
+                        f"{self.name}: property {spec.name!r} lacks option(s) "
+                        + ", ".join(repr(v) for v in lacking)
+                    )
+        problems.extend(self._lint(existing))
+        return problems
+
+    def _lint(self, existing: dict[str, Any]) -> list[str]:
+        available: dict[str, Any] = {
+            p.name: TargetInfo(
+                name=p.name,
+                type=p.type,
+                field_type=p.field_type,
+                options=tuple(o["value"] for o in p.options),
+            )
+            for p in existing.values()
+        }
+        if self._hubspot.bootstrap_properties:
+            # Missing targets are created by the bootstrap, so they are not problems here.
+            available.update({n: None for n in self._specs if n not in available})
+        return [f"{self.name}: {p}" for p in lint_mapping(self._mapping, available)]
+
+
+def _label_hint(name: str, by_label: dict[str, str]) -> str:
+    found = by_label.get(name.strip().lower()) or by_label.get(name.replace("_", " ").lower())
+    return f" (that is a label; use the internal name {found!r})" if found else ""

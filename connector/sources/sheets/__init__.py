@@ -1,0 +1,1 @@
+"""The Google Sheets source (gspread): claim rows with a token, verify, write results back."""
