@@ -9,6 +9,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+import stamina
+
 _SECRET_PATTERNS = [
     (re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE), r"\1[REDACTED]"),
     (
@@ -95,6 +97,8 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
         "alembic.runtime.migration",
     ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    # connector.retry logs every retry with what was retried; stamina's own line would repeat it.
+    stamina.instrumentation.set_on_retry_hooks([])
     # "skipped: maximum number of running instances" is routine with coalescing jobs.
     logging.getLogger("apscheduler.scheduler").setLevel(
         max(logging.ERROR, logging.getLevelName(level))

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from urllib.parse import urlparse
 
 import pytest
+import stamina
 from fakes import FakeClock
 
 from connector.store import Store
@@ -96,3 +97,11 @@ def store(database_url: str, clock: FakeClock) -> Iterator[Store]:
     opened = Store.open(database_url, clock=clock)
     yield opened
     opened.close()
+
+
+@pytest.fixture(autouse=True)
+def no_retry_waits() -> Iterator[None]:
+    """Retries keep their attempt counts but do not wait (the policy's waits are unit-tested)."""
+    stamina.set_testing(True, attempts=1000, cap=True)
+    yield
+    stamina.set_testing(False)

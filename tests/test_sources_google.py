@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import gspread
@@ -22,12 +21,13 @@ from connector.errors import (
     TransientError,
 )
 from connector.ratelimit import build_storage
+from connector.retry import RetryPolicy
 from connector.sandbox.sheets import SheetsSandbox
 from connector.sources.sheets.google import (
-    RetryPolicy,
     build_google_budgets,
     build_gspread_client,
     build_http_client_class,
+    build_retry_policy,
     build_sheets_budgets,
     call_google,
     fetch_drive_version,
@@ -60,13 +60,20 @@ def client(google: GoogleSettings) -> gspread.Client:
     return build_gspread_client(google)
 
 
-class Sleeps(list[float]):
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
+class Counted:
+    """Wraps one Google request and counts how often it was sent."""
+
+    def __init__(self, call: Callable[[], Any]) -> None:
+        self.call = call
+        self.sent = 0
+
+    def __call__(self) -> Any:
+        self.sent += 1
+        return self.call()
 
 
-def policy(sleeps: Sleeps, attempts: int = 6) -> RetryPolicy:
-    return RetryPolicy(max_attempts=attempts, sleep=sleeps, rng=random.Random(7))
+def policy(attempts: int = 6) -> RetryPolicy:
+    return build_retry_policy(GoogleSettings(max_attempts=attempts))
 
 
 def test_client_has_timeouts_and_service_account_email(client: gspread.Client) -> None:
@@ -125,14 +132,10 @@ def test_bursts_of_429_and_5xx_are_absorbed(
     sid = sandbox.create_spreadsheet("Leads", {"Leads": [["Handle"], ["@a"]]})
     client.http_client.fetch_sheet_metadata(sid)  # takes the token before faults are queued
     sandbox.inject_faults(status, 3, html=html, kind="sheets")
-    sleeps = Sleeps()
-    result = call_google(
-        lambda: client.http_client.values_batch_get(sid, ["'Leads'!A1:A2"]),
-        policy=policy(sleeps),
-    )
+    read = Counted(lambda: client.http_client.values_batch_get(sid, ["'Leads'!A1:A2"]))
+    result = call_google(read, policy=policy())
     assert result["valueRanges"][0]["values"] == [["Handle"], ["@a"]]
-    assert len(sleeps) == 3
-    assert all(0 < s <= 32 for s in sleeps)
+    assert read.sent == 4
 
 
 def test_retries_are_bounded_and_html_bodies_are_readable(
@@ -141,10 +144,10 @@ def test_retries_are_bounded_and_html_bodies_are_readable(
     sid = sandbox.create_spreadsheet("Leads", {"Leads": [["Handle"]]})
     client.http_client.fetch_sheet_metadata(sid)
     sandbox.inject_faults(502, 3, html=True, kind="sheets")
-    sleeps = Sleeps()
+    fetch = Counted(lambda: client.http_client.fetch_sheet_metadata(sid))
     with pytest.raises(TransientError, match="HTTP 502: non-JSON response") as info:
-        call_google(lambda: client.http_client.fetch_sheet_metadata(sid), policy=policy(sleeps, 3))
-    assert len(sleeps) == 2
+        call_google(fetch, policy=policy(3))
+    assert fetch.sent == 3
     assert isinstance(info.value.__cause__, gspread.exceptions.APIError)
 
 
@@ -152,19 +155,17 @@ def test_append_is_not_blindly_retried(sandbox: SheetsSandbox, client: gspread.C
     sid = sandbox.create_spreadsheet("Leads", {"Leads": [["Handle"]]})
     client.http_client.fetch_sheet_metadata(sid)
     sandbox.inject_faults(503, 1, kind="sheets")
-    sleeps = Sleeps()
-
-    def append() -> Any:
-        return client.http_client.values_append(
+    append = Counted(
+        lambda: client.http_client.values_append(
             sid, "'Leads'!A1", params={"valueInputOption": "RAW"}, body={"values": [["@b"]]}
         )
-
+    )
     with pytest.raises(TransientError):
-        call_google(append, policy=policy(sleeps), idempotent=False)
-    assert sleeps == []
+        call_google(append, policy=policy(), idempotent=False)
+    assert append.sent == 1
     sandbox.inject_faults(429, 1, kind="sheets")
-    call_google(append, policy=policy(sleeps), idempotent=False)
-    assert len(sleeps) == 1
+    call_google(append, policy=policy(), idempotent=False)
+    assert append.sent == 3
     assert sandbox.get_values(sid, "Leads") == [["Handle"], ["@b"]]
 
 
@@ -177,14 +178,14 @@ def test_unshared_sheet_names_the_email_to_share_with(
         lambda: client.http_client.fetch_sheet_metadata(sid),
     ):
         with pytest.raises(SourceError, match=f"share the sheet with {EMAIL}"):
-            call_google(call, policy=policy(Sleeps()), client_email=get_client_email(client))
+            call_google(call, policy=policy(), client_email=get_client_email(client))
 
 
 def test_missing_spreadsheet_is_a_source_error(
     sandbox: SheetsSandbox, client: gspread.Client
 ) -> None:
     with pytest.raises(SourceError, match="not found"):
-        call_google(lambda: client.open_by_key("doesNotExist123"), policy=policy(Sleeps()))
+        call_google(lambda: client.open_by_key("doesNotExist123"), policy=policy())
 
 
 def test_drive_version_follows_edits(sandbox: SheetsSandbox, client: gspread.Client) -> None:
@@ -251,19 +252,17 @@ def test_every_google_failure_maps_to_a_connector_error(
     assert fragment in str(error)
 
 
-def test_retry_after_is_honoured_and_backoff_is_jittered() -> None:
+def test_retry_after_is_honoured_up_to_two_minutes() -> None:
     error = translate_google_error(_api_error(429, _sheets_body(429), {"Retry-After": "7"}))
     assert isinstance(error, RateLimitedError)
     assert error.retry_after == 7.0
-    retry = RetryPolicy(rng=random.Random(1))
-    assert retry.delay(1, 7.0) == 7.0
-    assert retry.delay(1, 10_000) == 120.0
-    delays = [retry.delay(n) for n in range(1, 10)]
-    assert all(0.5 <= d <= 1 for d in delays[:1])
-    assert all(16 <= d <= 32 for d in delays[6:])
+    retry = policy()
+    assert retry.get_wait(error) == 7.0
+    assert retry.get_wait(RateLimitedError("429", retry_after=10_000)) == 120.0
+    assert (retry.wait_initial, retry.wait_max, retry.wait_jitter) == (1.0, 32.0, 1.0)
 
 
 def test_foreign_exceptions_are_not_translated() -> None:
     assert translate_google_error(KeyError("x")) is None
     with pytest.raises(KeyError):
-        call_google(lambda: {}["x"], policy=RetryPolicy(sleep=Sleeps()))
+        call_google(lambda: {}["x"], policy=policy())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,9 +18,10 @@ from connector.handles import parse_handle
 from connector.mapping import parse_mapping
 from connector.mapping.apply import apply_mapping
 from connector.ratelimit import build_storage
+from connector.retry import RetryPolicy
 from connector.sandbox.sheets import SheetsSandbox
 from connector.sources.base import PendingRecord, RecordUpdate, Source, Status
-from connector.sources.sheets.google import RetryPolicy, build_google_budgets, build_gspread_client
+from connector.sources.sheets.google import build_google_budgets, build_gspread_client
 from connector.sources.sheets.rows import MAX_CELL_CHARS, parse_claim
 from connector.sources.sheets.source import SheetsSource, parse_spreadsheet_key
 
@@ -70,7 +70,6 @@ class World:
     sandbox: SheetsSandbox
     client: gspread.Client
     clock: Clock = field(default_factory=Clock)
-    sleeps: list[float] = field(default_factory=list)
 
     def source(self, sid: str, mapping: Any = None, **overrides: Any) -> SheetsSource:
         settings = SheetSourceSettings(
@@ -81,7 +80,7 @@ class World:
             build_storage("memory://"),
             account=EMAIL,
         )
-        retry = RetryPolicy(sleep=self.sleeps.append, rng=random.Random(3))
+        retry = RetryPolicy(attempts=6)
         return SheetsSource(
             settings,
             client=self.client,
@@ -404,7 +403,14 @@ def test_output_columns_beyond_z_grow_the_grid_without_shrinking(world: World) -
     assert values[1][26] == "enriched" and values[1][29] == 7
 
 
-def test_429_and_5xx_bursts_during_a_poll_are_absorbed(world: World) -> None:
+def retries(caplog: pytest.LogCaptureFixture) -> int:
+    """How many calls the retry policy sent again (it logs each one)."""
+    return sum(1 for r in caplog.records if r.name == "connector.retry")
+
+
+def test_429_and_5xx_bursts_during_a_poll_are_absorbed(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
     sid = world.sheet(LEADS)
     source = world.source(sid)
     world.sandbox.inject_faults(429, 2, kind="sheets")
@@ -412,7 +418,7 @@ def test_429_and_5xx_bursts_during_a_poll_are_absorbed(world: World) -> None:
     records = source.fetch_pending()
     world.sandbox.inject_faults(500, 2, kind="sheets")
     assert len(enrich_all(source, records, lambda r: {"Followers": 1}).written) == 3
-    assert len(world.sleeps) == 5
+    assert retries(caplog) == 5
 
 
 def test_unshared_sheet_gives_the_clear_error(world: World) -> None:
@@ -516,12 +522,14 @@ def test_large_write_backs_are_chunked_under_the_payload_limit(world: World) -> 
     assert all(len(v) == 45_000 + len(h) for h, v in world.column(sid, "Bio").items())
 
 
-def test_drive_outage_falls_back_to_reading_the_sheet(world: World) -> None:
+def test_drive_outage_falls_back_to_reading_the_sheet(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
     sid = world.sheet(LEADS)
     source = world.source(sid)
     world.sandbox.inject_faults(500, 6, kind="drive")
     assert len(source.fetch_pending()) == 3
-    assert len(world.sleeps) == 5
+    assert retries(caplog) == 5
 
 
 def test_image_formulas_go_in_a_separate_user_entered_write(world: World) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,8 +12,9 @@ from pydantic import SecretStr
 
 from connector.config import GoogleSettings, SheetSourceSettings
 from connector.ratelimit import build_storage
+from connector.retry import RetryPolicy
 from connector.sandbox.sheets import SheetsSandbox
-from connector.sources.sheets.google import RetryPolicy, build_google_budgets, build_gspread_client
+from connector.sources.sheets.google import build_google_budgets, build_gspread_client
 from connector.sources.sheets.source import SheetsSource
 
 EMAIL = "connector@sandbox-project.iam.gserviceaccount.com"
@@ -54,7 +54,7 @@ def build_source(client: gspread.Client, sid: str, **overrides: Any) -> SheetsSo
         mapping=Targets(),
         reads=reads,
         writes=writes,
-        retry=RetryPolicy(sleep=lambda _: None, rng=random.Random(1)),
+        retry=RetryPolicy(attempts=6),
     )
 
 

@@ -5,34 +5,30 @@ from __future__ import annotations
 import json
 import logging
 import math
-import random
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from http.client import HTTPException
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.error import URLError
 from urllib.parse import urlsplit
 
 import httpx
 from slack_sdk.errors import SlackRequestError
-from slack_sdk.http_retry.handler import RetryHandler
-from slack_sdk.http_retry.request import HttpRequest
-from slack_sdk.http_retry.response import HttpResponse
-from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook import WebhookClient
 from standardwebhooks import Webhook
 
 from connector.alerts.messages import Alert, build_slack_message
 from connector.config import AlertsSettings, SlackChannelSettings, WebhookChannelSettings
-from connector.errors import ConfigError
+from connector.errors import ConfigError, RetryableError, TransientError
 from connector.logs import redact
+from connector.retry import RetryPolicy, call_with_retries
 
 log = logging.getLogger(__name__)
 
 MAX_RETRY_AFTER = 60.0
+CHANNEL_RETRY = RetryPolicy(wait_initial=0.5, wait_max=30.0, wait_jitter=0.25)
 USER_AGENT = "influencers-club-connector"
 
 # What Slack's incoming-webhook error strings mean and how to fix them.
@@ -91,12 +87,6 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-def build_backoff(attempt: int, *, base: float = 0.5, cap: float = 30.0) -> float:
-    """Exponential backoff with jitter for retry ``attempt`` (1-based)."""
-    ceiling = min(cap, base * 2 ** (attempt - 1))
-    return random.uniform(ceiling / 2, ceiling)
-
-
 def describe_slack_error(status: int, body: str) -> str:
     """A clear message for a failed Slack webhook call, naming Slack's error string."""
     code = (body or "").strip().splitlines()[0][:100] if body and body.strip() else ""
@@ -106,55 +96,63 @@ def describe_slack_error(status: int, body: str) -> str:
     return f"Slack answered {status} {code or '(empty body)'}"
 
 
-class _SlackRetry(RetryHandler):
-    """slack-sdk retry handler: 429 honouring ``Retry-After``, 5xx and network errors."""
+def _retry_after_of(headers: Mapping[str, Any]) -> float | None:
+    for name, value in headers.items():
+        if name.lower() == "retry-after" and value:
+            return parse_retry_after(value[0] if isinstance(value, list) else str(value))
+    return None
 
-    def __init__(self, max_retry_count: int, sleep: Callable[[float], None]) -> None:
-        super().__init__(max_retry_count=max_retry_count)
-        self.sleep = sleep
-        self.gave_up: str | None = None
-        self.attempts = 1
 
-    def _can_retry(
+def _send_with_retries(post: Callable[[], SendResult], *, attempts: int, what: str) -> SendResult:
+    """Run ``post`` with the channel retry policy; a last failed ``SendResult`` says how it ended.
+
+    ``post`` raises ``DeliveryFailed`` (retryable) for network errors, 408, 429 and 5xx. A
+    ``Retry-After`` beyond ``MAX_RETRY_AFTER`` is not waited for: the next check alerts again.
+    """
+    tries: list[DeliveryFailed] = []
+
+    def attempt() -> SendResult:
+        try:
+            return post()
+        except DeliveryFailed as exc:
+            tries.append(exc)
+            raise
+
+    def check(error: RetryableError) -> bool:
+        return error.retry_after is None or error.retry_after <= MAX_RETRY_AFTER
+
+    policy = replace(CHANNEL_RETRY, attempts=attempts)
+    try:
+        return call_with_retries(attempt, policy=policy, what=what, should_retry=check)
+    except DeliveryFailed as exc:
+        wait = exc.retry_after
+        if wait is not None and wait > MAX_RETRY_AFTER:
+            note = f"{exc.who} asked to retry after {wait:.0f} s; not retried"
+        else:
+            note = f"after {len(tries)} attempts"
+        return SendResult(False, f"{exc.detail} ({note})", len(tries), exc.status)
+
+
+class DeliveryFailed(TransientError):
+    """A failed delivery attempt another attempt may fix: network errors, 408, 429, 5xx."""
+
+    def __init__(
         self,
+        detail: str,
         *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        if response is not None:
-            if response.status_code == 429:
-                wait = self._retry_after(response)
-                if wait is not None and wait > MAX_RETRY_AFTER:
-                    self.gave_up = f"Slack asked to retry after {wait:.0f} s"
-                    return False
-                return True
-            return response.status_code >= 500
-        return isinstance(error, URLError | OSError | HTTPException)
-
-    def prepare_for_next_attempt(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
+        status: int | None = None,
+        retry_after: float | None = None,
+        who: str = "the receiver",
     ) -> None:
-        state.next_attempt_requested = True
-        wait = self._retry_after(response) if response is not None else None
-        if wait is None:
-            wait = build_backoff(state.current_attempt + 1)
-        self.sleep(wait + random.uniform(0, 0.25))
-        state.increment_current_attempt()
-        self.attempts += 1
+        super().__init__(detail, retry_after=retry_after)
+        self.detail = detail
+        self.status = status
+        self.who = who
 
-    @staticmethod
-    def _retry_after(response: HttpResponse) -> float | None:
-        for name, values in response.headers.items():
-            if name.lower() == "retry-after" and values:
-                return parse_retry_after(values[0])
-        return None
+
+def is_transient(status: int) -> bool:
+    """Whether a receiver's status means "try again later"."""
+    return status in (408, 429) or status >= 500
 
 
 class SlackChannel:
@@ -167,41 +165,50 @@ class SlackChannel:
         name: str = "slack",
         timeout: float = 10.0,
         max_attempts: int = 4,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.name = name
         self._url = webhook_url
         self._timeout = timeout
         self._max_attempts = max_attempts
-        self._sleep = sleep
         # slack-sdk logs the webhook URL at DEBUG and repeats our own errors; we log the outcome.
         self._logger = logging.getLogger("connector.alerts.channels.slack_sdk")
         self._logger.setLevel(logging.CRITICAL)
 
     def send(self, alert: Alert) -> SendResult:
         """Post the Block Kit message; Slack's error strings become clear details."""
-        retry = _SlackRetry(self._max_attempts - 1, self._sleep)
+        # Retries are ours (one policy for every channel), not slack-sdk's handlers.
         client = WebhookClient(
             self._url,
             timeout=max(1, math.ceil(self._timeout)),
-            retry_handlers=[retry],
+            retry_handlers=[],
             logger=self._logger,
         )
-        try:
-            response = client.send_dict(build_slack_message(alert))
-        except (URLError, OSError, HTTPException, SlackRequestError, ValueError) as exc:
-            reason = getattr(exc, "reason", None) or exc
-            detail = redact(f"Slack unreachable: {type(exc).__name__}: {reason}")
-            return SendResult(False, detail.replace(self._url, "<webhook_url>"), retry.attempts)
-        attempts = retry.attempts
-        if response.status_code == 200:
-            return SendResult(True, "ok", attempts, 200)
-        detail = describe_slack_error(response.status_code, response.body)
-        if retry.gave_up:
-            detail = f"{detail} ({retry.gave_up}; not retried)"
-        elif response.status_code == 429 or response.status_code >= 500:
-            detail = f"{detail} (after {attempts} attempts)"
-        return SendResult(False, detail, attempts, response.status_code)
+        message = build_slack_message(alert)
+        tries = 0
+
+        def post() -> SendResult:
+            nonlocal tries
+            tries += 1
+            try:
+                response = client.send_dict(message)
+            except (URLError, OSError, HTTPException, SlackRequestError, ValueError) as exc:
+                reason = getattr(exc, "reason", None) or exc
+                detail = redact(f"Slack unreachable: {type(exc).__name__}: {reason}")
+                raise DeliveryFailed(detail.replace(self._url, "<webhook_url>")) from exc
+            status = response.status_code
+            if status == 200:
+                return SendResult(True, "ok", tries, 200)
+            detail = describe_slack_error(status, response.body)
+            if status != 429 and status < 500:
+                return SendResult(False, detail, tries, status)
+            raise DeliveryFailed(
+                detail,
+                status=response.status_code,
+                retry_after=_retry_after_of(response.headers or {}),
+                who="Slack",
+            )
+
+        return _send_with_retries(post, attempts=self._max_attempts, what=f"alert to {self.name}")
 
 
 class WebhookChannel:
@@ -215,7 +222,6 @@ class WebhookChannel:
         name: str = "webhook",
         timeout: float = 10.0,
         max_attempts: int = 4,
-        sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -224,7 +230,6 @@ class WebhookChannel:
         self._signer = build_signer(secret)
         self._timeout = timeout
         self._max_attempts = max_attempts
-        self._sleep = sleep
         self._clock = clock
         self._transport = transport
 
@@ -245,38 +250,35 @@ class WebhookChannel:
     def send(self, alert: Alert) -> SendResult:
         """POST with bounded, jittered retries on timeouts, 429 (``Retry-After``) and 5xx."""
         safe_url = redact(self.url)
-        detail = ""
-        status: int | None = None
+        tries = 0
         with httpx.Client(timeout=self._timeout, transport=self._transport) as client:
-            for attempt in range(1, self._max_attempts + 1):
+
+            def post() -> SendResult:
+                nonlocal tries
+                tries += 1
                 # Re-signed each attempt: receivers reject stale timestamps, the id stays.
                 body, headers = self.build_request(alert)
-                wait: float | None = None
                 try:
                     response = client.post(self.url, content=body.encode(), headers=headers)
                 except httpx.HTTPError as exc:
-                    status, detail = None, f"{type(exc).__name__} posting to {safe_url}"
-                else:
-                    status = response.status_code
-                    if 200 <= status < 300:
-                        return SendResult(True, f"{status}", attempt, status)
-                    snippet = redact(response.text.strip()[:200])
-                    detail = f"{safe_url} answered {status}" + (f": {snippet}" if snippet else "")
-                    if status != 429 and status != 408 and status < 500:
-                        return SendResult(False, detail, attempt, status)
-                    wait = parse_retry_after(response.headers.get("retry-after"))
-                    if wait is not None and wait > MAX_RETRY_AFTER:
-                        return SendResult(
-                            False,
-                            f"{detail} (retry after {wait:.0f} s; not retried)",
-                            attempt,
-                            status,
-                        )
-                if attempt < self._max_attempts:
-                    self._sleep(wait + random.uniform(0, 0.25) if wait else build_backoff(attempt))
-        return SendResult(
-            False, f"{detail} (after {self._max_attempts} attempts)", self._max_attempts, status
-        )
+                    raise DeliveryFailed(f"{type(exc).__name__} posting to {safe_url}") from exc
+                status = response.status_code
+                if 200 <= status < 300:
+                    return SendResult(True, f"{status}", tries, status)
+                snippet = redact(response.text.strip()[:200])
+                detail = f"{safe_url} answered {status}" + (f": {snippet}" if snippet else "")
+                if not is_transient(status):
+                    return SendResult(False, detail, tries, status)
+                raise DeliveryFailed(
+                    detail,
+                    status=status,
+                    retry_after=parse_retry_after(response.headers.get("retry-after")),
+                    who=safe_url,
+                )
+
+            return _send_with_retries(
+                post, attempts=self._max_attempts, what=f"alert to {self.name}"
+            )
 
 
 def build_signer(secret: str) -> Webhook:
@@ -292,9 +294,7 @@ def build_signer(secret: str) -> Webhook:
         ) from exc
 
 
-def build_channels(
-    settings: AlertsSettings, *, sleep: Callable[[float], None] = time.sleep
-) -> list[Channel]:
+def build_channels(settings: AlertsSettings) -> list[Channel]:
     """One channel object per configured channel, named by ``name`` or ``<type>-<n>``."""
     channels: list[Channel] = []
     for index, config in enumerate(settings.channels, start=1):
@@ -306,7 +306,6 @@ def build_channels(
                     name=name,
                     timeout=settings.timeout,
                     max_attempts=settings.max_attempts,
-                    sleep=sleep,
                 )
             )
         elif isinstance(config, WebhookChannelSettings):
@@ -322,7 +321,6 @@ def build_channels(
                     name=name,
                     timeout=settings.timeout,
                     max_attempts=settings.max_attempts,
-                    sleep=sleep,
                 )
             )
     return channels

@@ -45,9 +45,10 @@ from connector.enrich.payloads import (
     parse_answer,
     parse_enrich_result,
 )
-from connector.enrich.retry import RetryPolicy, call_with_retries
+from connector.enrich.retry import PaidCallRule
 from connector.errors import AuthError, RateLimitedError, RequestRejectedError
 from connector.ratelimit import RateBudget
+from connector.retry import RetryPolicy, call_with_retries
 
 PROJECT_URL = "https://github.com/influencers-club/connector"
 USER_AGENT = f"connector/{__version__} (+{PROJECT_URL})"
@@ -93,13 +94,13 @@ class EnrichmentClient:
         self._results_timeout = httpx.Timeout(
             settings.read_timeout, connect=connect, read=settings.batch_results_timeout
         )
-        self._policy = RetryPolicy(max_attempts=settings.max_attempts)
-        self._probe_policy = RetryPolicy(max_attempts=1)
+        self._policy = RetryPolicy(attempts=settings.max_attempts)
+        self._probe_policy = RetryPolicy(attempts=1)
         self._probe_timeout = httpx.Timeout(5.0, connect=min(connect, 5.0))
         # One cap for the whole process: several sources' cycles share the account's slots.
         self._in_flight = threading.BoundedSemaphore(settings.max_concurrency)
-        self._paid_policy = RetryPolicy(max_attempts=settings.max_attempts, ambiguous_retries=1)
-        self._create_policy = RetryPolicy(max_attempts=settings.max_attempts, ambiguous_retries=0)
+        self._paid_rule = PaidCallRule(ambiguous_retries=1)
+        self._create_rule = PaidCallRule(ambiguous_retries=0)
         self._http = httpx.Client(
             base_url=settings.base_url,
             headers={
@@ -152,7 +153,8 @@ class EnrichmentClient:
             FULL_PATH,
             json=body,
             timeout=self._enrich_timeout,
-            policy=self._paid_policy,
+            policy=self._policy,
+            rule=self._paid_rule,
             what="enrich_full",
             cancel=cancel,
             on_send=on_send,
@@ -170,7 +172,8 @@ class EnrichmentClient:
             RAW_PATH,
             json={"handle": handle, "platform": platform},
             timeout=self._enrich_timeout,
-            policy=self._paid_policy,
+            policy=self._policy,
+            rule=self._paid_rule,
             what="enrich_raw",
             cancel=cancel,
         )
@@ -229,7 +232,8 @@ class EnrichmentClient:
             data=form,
             files={"file": ("batch.csv", content, "text/csv")},
             timeout=self._upload_timeout,
-            policy=self._create_policy,
+            policy=self._policy,
+            rule=self._create_rule,
             what="create_batch",
         )
         return parse_answer(parse_batch_info, data, "create batch")
@@ -286,7 +290,12 @@ class EnrichmentClient:
             limit=limit,
         )
         data = self._call(
-            "POST", DISCOVERY_PATH, json=body, policy=self._paid_policy, what="discover"
+            "POST",
+            DISCOVERY_PATH,
+            json=body,
+            policy=self._policy,
+            rule=self._paid_rule,
+            what="discover",
         )
         return parse_answer(parse_discovery_page, data, "discovery")
 
@@ -339,6 +348,7 @@ class EnrichmentClient:
         *,
         policy: RetryPolicy,
         what: str,
+        rule: PaidCallRule | None = None,
         timeout: httpx.Timeout | None = None,
         cancel: threading.Event | None = None,
         missing_ok: bool = False,
@@ -369,9 +379,8 @@ class EnrichmentClient:
                 raise
             return response.json() if response.content.strip() else None
 
-        return call_with_retries(
-            attempt, policy=policy, sleep=self._sleep, random=self._random, what=what
-        )
+        check = rule.build_check(self._random) if rule is not None else None
+        return call_with_retries(attempt, policy=policy, what=what, should_retry=check)
 
     def _wait_for_turn(self, cancel: threading.Event | None) -> None:
         with self._lock:

@@ -9,9 +9,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from connector.errors import RowError
+from connector.errors import RowError, TransientError
+from connector.retry import RetryPolicy, call_with_retries
 
 MAX_REDIRECTS = 3
+FETCH_RETRY = RetryPolicy(attempts=3, wait_initial=0.5, wait_max=5.0, wait_jitter=0.5, timeout=60.0)
 IMAGE_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "image/gif"}
 _HEADERS = {
     "Accept": "image/webp,image/png,image/jpeg,image/gif;q=0.9,*/*;q=0.1",
@@ -130,9 +132,11 @@ class ImageFetcher:
         max_bytes: int,
         timeout: float,
         max_redirects: int = MAX_REDIRECTS,
+        retry: RetryPolicy = FETCH_RETRY,
     ) -> None:
         self.max_bytes = max_bytes
         self.timeout = timeout
+        self.retry = retry
         self._client = httpx.Client(
             timeout=httpx.Timeout(timeout),
             follow_redirects=True,
@@ -156,12 +160,24 @@ class ImageFetcher:
         self.close()
 
     def fetch_image(self, url: str) -> FetchedImage:
-        """Download ``url``; raise a ``MediaError`` subclass with a message for the row."""
+        """Download ``url``; raise a ``MediaError`` subclass with a message for the row.
+
+        A busy or failing picture server (429, 5xx, network errors, timeouts) is tried again a
+        few times before the row is told to re-enrich.
+        """
         parts = urlsplit(url.strip())
         if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
             raise ImageFetchError("the profile picture link is not an http(s) URL")
         try:
-            with self._client.stream("GET", url.strip()) as response:
+            return call_with_retries(
+                lambda: self._download(url.strip()), policy=self.retry, what="picture download"
+            )
+        except _ServerBusy as exc:
+            raise exc.row_error from exc
+
+    def _download(self, url: str) -> FetchedImage:
+        try:
+            with self._client.stream("GET", url) as response:
                 _check_status(response.status_code)
                 declared = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
                 length = response.headers.get("Content-Length", "")
@@ -171,11 +187,13 @@ class ImageFetcher:
         except httpx.TooManyRedirects as exc:
             raise ImageFetchError("the profile picture link redirects too often") from exc
         except httpx.TimeoutException as exc:
-            raise self._timed_out() from exc
+            raise _ServerBusy(self._timed_out()) from exc
         except httpx.HTTPError as exc:
-            raise ImageFetchError(
-                f"could not download the profile picture ({type(exc).__name__}) — "
-                "re-enrich to retry"
+            raise _ServerBusy(
+                ImageFetchError(
+                    f"could not download the profile picture ({type(exc).__name__}) — "
+                    "re-enrich to retry"
+                )
             ) from exc
 
     def _read(self, response: httpx.Response) -> bytes:
@@ -200,6 +218,14 @@ class ImageFetcher:
         )
 
 
+class _ServerBusy(TransientError):
+    """A download failure worth another try; ``row_error`` is what the row shows if none works."""
+
+    def __init__(self, row_error: ImageFetchError) -> None:
+        super().__init__(row_error.message)
+        self.row_error = row_error
+
+
 def _check_status(status: int) -> None:
     if 200 <= status < 300:
         return
@@ -212,5 +238,7 @@ def _check_status(status: int) -> None:
             f"profile picture link is gone ({status}) — re-enrich to refresh it"
         )
     if status == 429 or status >= 500:
-        raise ImageFetchError(f"the picture server answered {status} — re-enrich to retry")
+        raise _ServerBusy(
+            ImageFetchError(f"the picture server answered {status} — re-enrich to retry")
+        )
     raise ImageFetchError(f"the picture server refused the download ({status})")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from connector.enrich.concurrent import enrich_many
@@ -18,14 +18,15 @@ from connector.errors import (
 from connector.pipeline.context import PipelineServices
 from connector.pipeline.delivery import deliver_key, write_status
 from connector.pipeline.report import CycleReport
+from connector.retry import RetryPolicy, call_with_retries
 from connector.sources.base import Status
 from connector.store.models import LedgerKey
 
 log = logging.getLogger(__name__)
 
-# Seconds between attempts to save a paid answer: about 30 s in all, enough to ride out a
-# database failover or a dropped connection without holding the worker for long.
-SAVE_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
+# Saving a paid answer is retried for about 30 s: enough to ride out a database failover or a
+# dropped connection without holding the worker for long.
+SAVE_RETRY = RetryPolicy(attempts=7, wait_initial=0.5, wait_max=15.0, wait_jitter=0.5, timeout=30.0)
 
 
 class UnsavedResultError(FatalError):
@@ -55,16 +56,15 @@ class _LedgerFirst:
         keys: dict[tuple[str, str], LedgerKey],
         *,
         owner: str,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._client = services.enrichment
         self._store = services.store
         self._keys = keys
         self._owner = owner
-        self._sleep = sleep
         # Past half a lease the reservation may lapse (the keeper needs the database too), so
         # another worker could pay meanwhile: retrying longer would not keep the promise.
-        self._budget = min(sum(SAVE_DELAYS), services.settings.pipeline.reservation_lease / 2)
+        lease = services.settings.pipeline.reservation_lease
+        self._policy = replace(SAVE_RETRY, timeout=min(SAVE_RETRY.timeout or lease, lease / 2))
         self.max_concurrency: int = self._client.max_concurrency
 
     def enrich_full(self, handle: str, platform: str, **options: Any) -> Any:
@@ -102,20 +102,11 @@ class _LedgerFirst:
         return result
 
     def _save(self, key: LedgerKey, outcome: str, profile: Any, cost: float) -> None:
-        waited = 0.0
-        for delay in (*SAVE_DELAYS, None):
-            try:
-                self._store.save_result(key, outcome, profile, cost)
-                return
-            except RetryableError as exc:
-                if delay is None or waited + delay > self._budget:
-                    raise
-                log.warning(
-                    "ledger save failed, retrying",
-                    extra={"handle": key.handle_key, "delay": delay, "error": str(exc)},
-                )
-                self._sleep(delay)
-                waited += delay
+        call_with_retries(
+            lambda: self._store.save_result(key, outcome, profile, cost),
+            policy=self._policy,
+            what=f"ledger save of {key.platform}:{key.handle_key}",
+        )
 
 
 def enrich_singles(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -12,13 +11,14 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from connector.errors import ConnectorError, TransientError
+from connector.retry import RetryPolicy, call_with_retries
 from connector.store.models import LedgerKey
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
 CHUNK = 500
 _RETRY_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization failure
-_MAX_ATTEMPTS = 5
+CONFLICT_RETRY = RetryPolicy(attempts=5, wait_initial=0.01, wait_max=0.2, wait_jitter=0.02)
 log = logging.getLogger("connector.store")
 
 
@@ -78,16 +78,14 @@ class StoreBase:
 
     def transaction(self, work: Callable[[sa.Connection], T]) -> T:
         """Run ``work`` in one transaction; retry deadlocks, translate driver errors."""
-        for attempt in range(1, _MAX_ATTEMPTS + 1):
+
+        def attempt() -> T:
             try:
                 with self.engine.begin() as conn:
                     return work(conn)
             except sa.exc.DBAPIError as exc:
-                sqlstate = getattr(exc.orig, "sqlstate", None)
-                if sqlstate in _RETRY_SQLSTATES and attempt < _MAX_ATTEMPTS:
-                    log.debug("retrying transaction after %s", sqlstate)
-                    time.sleep(0.01 * attempt)
-                    continue
+                if getattr(exc.orig, "sqlstate", None) in _RETRY_SQLSTATES:
+                    raise ConflictError(f"transaction conflict: {exc.orig}") from exc
                 raise translate_error(exc) from exc
             except sa.exc.StatementError as exc:
                 # A bad argument (e.g. a naive datetime) is a caller bug, not a database problem.
@@ -96,7 +94,19 @@ class StoreBase:
                 raise translate_error(exc) from exc
             except sa.exc.SQLAlchemyError as exc:
                 raise translate_error(exc) from exc
-        raise AssertionError("unreachable")
+
+        # Only a conflict is retried here: the transaction was rolled back, so running it again
+        # is safe; a lost connection is left to the caller, who knows whether the work may repeat.
+        return call_with_retries(
+            attempt,
+            policy=CONFLICT_RETRY,
+            what="database transaction",
+            should_retry=lambda error: isinstance(error, ConflictError),
+        )
+
+
+class ConflictError(TransientError):
+    """A deadlock or serialization failure: the transaction was rolled back and may run again."""
 
 
 def translate_error(exc: sa.exc.SQLAlchemyError) -> ConnectorError:

@@ -1,14 +1,12 @@
-"""Google client plumbing for sheet sources: gspread client, bounded retries, budgets, errors."""
+"""Google client plumbing for sheet sources: gspread client, retries, budgets, errors."""
 
 from __future__ import annotations
 
 import email.utils
 import json
-import random
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import gspread
@@ -28,6 +26,7 @@ from connector.errors import (
     TransientError,
 )
 from connector.ratelimit import RateBudget, build_storage
+from connector.retry import RetryPolicy, call_with_retries
 
 T = TypeVar("T")
 
@@ -147,29 +146,14 @@ def build_google_budgets(
     return reads, writes
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Truncated exponential backoff with jitter and a bounded number of attempts."""
-
-    max_attempts: int = 6
-    base_delay: float = 1.0
-    max_delay: float = 32.0
-    sleep: Callable[[float], None] = time.sleep
-    rng: random.Random = field(default_factory=random.Random)
-
-    def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        if retry_after is not None:
-            return min(max(retry_after, 0.0), MAX_RETRY_AFTER)
-        cap = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-        return cap / 2 + self.rng.uniform(0, cap / 2)
-
-
-def build_retry_policy(
-    settings: GoogleSettings, *, sleep: Callable[[float], None] = time.sleep
-) -> RetryPolicy:
-    """The retry policy configured in ``google.max_attempts``."""
-    return RetryPolicy(max_attempts=settings.max_attempts, sleep=sleep)
+def build_retry_policy(settings: GoogleSettings) -> RetryPolicy:
+    """Google's truncated exponential backoff, ``google.max_attempts`` attempts in all."""
+    return RetryPolicy(
+        attempts=settings.max_attempts,
+        wait_initial=1.0,
+        wait_max=32.0,
+        max_retry_after=MAX_RETRY_AFTER,
+    )
 
 
 def call_google(
@@ -186,9 +170,8 @@ def call_google(
     ``fn`` must build its request body afresh on each call: gspread mutates some bodies.
     Non-idempotent calls (``append``) are retried only when the server cannot have applied them.
     """
-    attempt = 0
-    while True:
-        attempt += 1
+
+    def attempt() -> T:
         if budget is not None:
             budget.acquire()
         try:
@@ -197,13 +180,15 @@ def call_google(
             error = translate_google_error(exc, what=what, client_email=client_email)
             if error is None:
                 raise
-            safe = idempotent or _not_applied(exc)
-            if not (isinstance(error, RetryableError) and safe and attempt < policy.max_attempts):
-                raise error from exc
-            policy.sleep(policy.delay(attempt, error.retry_after))
+            raise error from exc
+
+    def check(error: RetryableError) -> bool:
+        return idempotent or _not_applied(error.__cause__)
+
+    return call_with_retries(attempt, policy=policy, what=what, should_retry=check)
 
 
-def _not_applied(exc: Exception) -> bool:
+def _not_applied(exc: BaseException | None) -> bool:
     if isinstance(exc, requests.ConnectTimeout):
         return True
     response = getattr(exc, "response", None)
@@ -225,7 +210,7 @@ def fetch_drive_version(
 
     return call_google(
         get,
-        policy=policy or RetryPolicy(max_attempts=1),
+        policy=policy or RetryPolicy(attempts=1),
         what=f"Drive file {spreadsheet_id}",
         client_email=get_client_email(client),
     )

@@ -19,12 +19,12 @@ from connector.mapping import Mapping as MappingFile
 from connector.mapping import lint_mapping
 from connector.media.urls import get_image_formula_columns
 from connector.ratelimit import RateBudget
+from connector.retry import RetryPolicy
 from connector.sources.base import PendingRecord, RecordUpdate, Status, WriteResult
 from connector.sources.sheets.cells import column_range, column_values, row_range
 from connector.sources.sheets.claims import format_claim
 from connector.sources.sheets.destination import SheetsDestination
 from connector.sources.sheets.google import (
-    RetryPolicy,
     call_google,
     fetch_drive_version,
     get_client_email,
