@@ -1,4 +1,4 @@
-"""``connector mappings check|preview``: validate mapping files, show what a creator would get."""
+"""``connector mappings check|preview|schema``: validate, preview and describe mapping files."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from rich.text import Text
 
 from connector.cli.context import get_context, handle_errors
 from connector.config import PLATFORMS
+from connector.enrich.client import build_enrichment_client
 from connector.errors import ConfigError, MappingError
 from connector.mapping import (
     Mapping,
@@ -23,7 +24,7 @@ from connector.mapping import (
     normalise_profile,
     preview_mapping,
 )
-from connector.services import build_enrichment_client
+from connector.mapping.schema import build_mapping_schema
 
 _VALUE_WIDTH = 70
 
@@ -53,6 +54,24 @@ def check_command(files: tuple[str, ...]) -> None:
         click.echo(f"{path}: ok ({mapping.kind}, {len(mapping.fields)} fields)")
     if failed:
         raise SystemExit(1)
+
+
+@mappings_group.command("schema")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write the schema to this file instead of standard output.",
+)
+@handle_errors
+def schema_command(output: str | None) -> None:
+    """Print the JSON Schema of mapping files (editors validate YAML with it as you type)."""
+    text = json.dumps(build_mapping_schema(), indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    Path(output).write_text(text, encoding="utf-8")
+    click.echo(f"wrote {output}", err=True)
 
 
 @mappings_group.command("preview")

@@ -22,14 +22,17 @@ from connector.mapping.model import (
     TransformCall,
     normalise_target,
 )
+from connector.mapping.schema import (
+    DEFAULT_KEYS,
+    FIELD_KEYS,
+    HUBSPOT_KEYS,
+    OPTION_KEYS,
+    PROPERTY_NAME,
+    SHEET_KEYS,
+)
 from connector.mapping.transforms import TRANSFORMS, check_args, parse_call
 
-_DEFAULT_KEYS = ("policy", "when_missing", "group")
-_FIELD_KEYS = ("target", "source", "transform", "policy", "when_missing", "description")
-_HUBSPOT_KEYS = ("type", "field_type", "label", "group", "options")
-_SHEET_KEYS = ("image_formula",)
-_OPTION_KEYS = ("value", "label", "description")
-_PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
+_PROPERTY_NAME = re.compile(PROPERTY_NAME)
 _EXAMPLE_PLATFORM = "instagram"
 
 
@@ -104,9 +107,9 @@ class Checker:
         for key in data:
             if key in allowed:
                 continue
-            if kind == "sheets" and key in _HUBSPOT_KEYS:
+            if kind == "sheets" and key in HUBSPOT_KEYS:
                 self.add((*path, key), f"{key!r} is only used with kind: hubspot", key=True)
-            elif kind == "hubspot" and key in _SHEET_KEYS:
+            elif kind == "hubspot" and key in SHEET_KEYS:
                 self.add((*path, key), f"{key!r} is only used with kind: sheets", key=True)
             else:
                 self.add(
@@ -137,9 +140,9 @@ def parse_defaults(checker: Checker, raw: Any, kind: str | None) -> dict[str, An
     if raw is None:
         return defaults
     if not isinstance(raw, dict):
-        checker.add(("defaults",), f"must be a mapping with keys {_known(_DEFAULT_KEYS)}")
+        checker.add(("defaults",), f"must be a mapping with keys {_known(DEFAULT_KEYS)}")
         return defaults
-    allowed = _DEFAULT_KEYS if kind == "hubspot" else _DEFAULT_KEYS[:2]
+    allowed = DEFAULT_KEYS if kind == "hubspot" else DEFAULT_KEYS[:2]
     checker.unknown_keys(raw, ("defaults",), allowed, kind=kind)
     if "policy" in raw and checker.choice(
         raw["policy"], ("defaults", "policy"), "policy", POLICIES
@@ -209,7 +212,7 @@ def _parse_field(
     defaults: dict[str, Any],
 ) -> FieldSpec | None:
     before = len(checker.problems)
-    allowed = _FIELD_KEYS + (_HUBSPOT_KEYS if kind == "hubspot" else _SHEET_KEYS)
+    allowed = FIELD_KEYS + (HUBSPOT_KEYS if kind == "hubspot" else SHEET_KEYS)
     checker.unknown_keys(item, path, allowed, kind=kind)
     target = item.get("target")
     if target is not None and not isinstance(target, str):
@@ -420,7 +423,7 @@ def _parse_options(
     options: list[EnumOption] = []
     for i, entry in enumerate(raw):
         if isinstance(entry, dict):
-            checker.unknown_keys(entry, (*path, i), _OPTION_KEYS)
+            checker.unknown_keys(entry, (*path, i), OPTION_KEYS)
             value, label = entry.get("value"), entry.get("label", entry.get("value"))
         else:
             value, label = entry, entry

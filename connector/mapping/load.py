@@ -11,8 +11,7 @@ import yaml
 from connector.errors import MappingError
 from connector.mapping.check import Checker, parse_defaults, parse_fields
 from connector.mapping.model import KINDS, Mapping
-
-_TOP_KEYS = ("kind", "description", "defaults", "fields")
+from connector.mapping.schema import TOP_KEYS
 
 
 def parse_mapping(text: str, source: str = "<mapping>") -> Mapping:
@@ -32,7 +31,7 @@ def parse_mapping(text: str, source: str = "<mapping>") -> Mapping:
                 "'kind' and 'fields' (see docs/mappings.md)"
             ]
         )
-    checker.unknown_keys(data, (), _TOP_KEYS)
+    checker.unknown_keys(data, (), TOP_KEYS)
     kind = data.get("kind")
     if kind is None:
         checker.add(("kind",), f"'kind' is required (known: {', '.join(KINDS)})")

@@ -4,16 +4,30 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 Kind = Literal["sheets", "hubspot"]
 Policy = Literal["overwrite", "fill_empty", "overwrite_if_ours", "never"]
 WhenMissing = Literal["skip", "clear"]
+PropertyType = Literal["string", "number", "date", "datetime", "bool", "enumeration"]
+FieldType = Literal[
+    "text",
+    "textarea",
+    "html",
+    "phonenumber",
+    "file",
+    "number",
+    "date",
+    "booleancheckbox",
+    "select",
+    "radio",
+    "checkbox",
+]
 
-KINDS = ("sheets", "hubspot")
-POLICIES = ("overwrite", "fill_empty", "overwrite_if_ours", "never")
-WHEN_MISSING = ("skip", "clear")
-PROPERTY_TYPES = ("string", "number", "date", "datetime", "bool", "enumeration")
+KINDS: tuple[str, ...] = get_args(Kind)
+POLICIES: tuple[str, ...] = get_args(Policy)
+WHEN_MISSING: tuple[str, ...] = get_args(WhenMissing)
+PROPERTY_TYPES: tuple[str, ...] = get_args(PropertyType)
 FIELD_TYPES: dict[str, tuple[str, ...]] = {
     "string": ("text", "textarea", "html", "phonenumber", "file"),
     "number": ("number",),
