@@ -152,10 +152,11 @@ def test_parse_lock_reads_pins_hashes_and_origins(text: str, expected: tuple) ->
 
 @pytest.mark.slow
 def test_fresh_virtualenv_runs_from_requirements_txt_alone(tmp_path: Path) -> None:
-    """The deploy contract: `pip install -r requirements.txt` + `pip install --no-deps .`."""
+    """What a buildpack does: `pip install -r requirements.txt`, then `bin/post_compile`."""
     source = tmp_path / "src"
     source.mkdir()
-    for name in ("pyproject.toml", "README.md", "requirements.txt"):
+    for name in ("pyproject.toml", "README.md", "requirements.txt", "bin/post_compile"):
+        (source / name).parent.mkdir(exist_ok=True)
         shutil.copy(ROOT / name, source / name)
     shutil.copytree(
         ROOT / "connector", source / "connector", ignore=shutil.ignore_patterns("__pycache__")
@@ -180,7 +181,9 @@ def test_fresh_virtualenv_runs_from_requirements_txt_alone(tmp_path: Path) -> No
     run(sys.executable, "-m", "venv", venv)
     pip = (venv / "bin" / "python", "-m", "pip", "--quiet")
     run(*pip, "install", "--require-hashes", "-r", "requirements.txt")
-    run(*pip, "install", "--no-deps", ".")
+    # Heroku's buildpack hook runs `pip install --no-deps .` with the new environment's pip.
+    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    run(source / "bin" / "post_compile")
     run(*pip, "check")
     assert run(venv / "bin" / "connector", "--version").strip() == (
         f"connector, version {PROJECT['version']}"
