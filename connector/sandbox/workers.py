@@ -19,8 +19,10 @@ from typing import IO, Any
 
 import yaml
 
+from connector.pipeline.recovery import INTERRUPTED
 from connector.sandbox.stack import SandboxStack
 from connector.sources.base import Status
+from connector.store import Store
 
 FINAL_PREFIXES = (Status.ENRICHED, Status.NOT_FOUND, Status.INVALID)
 
@@ -191,8 +193,6 @@ def is_final(status: str) -> bool:
 
 def count_interrupted(database_url: str) -> tuple[int, int]:
     """(records failed because their paid call was in flight at a kill, records failed else)."""
-    from connector.pipeline.recovery import INTERRUPTED
-    from connector.store import Store
 
     store = Store.open(database_url, migrate=False)
     try:
@@ -381,7 +381,6 @@ def is_in_flight_at_kill(
 def find_orphan_batches(stack: SandboxStack, database_url: str) -> list[tuple[str, int]]:
     """Sandbox batches whose id never reached the store (the create call was in flight when the
     worker died), with the rows billed in each."""
-    from connector.store import Store
 
     with stack.ic.state.lock:
         batches = [(b.batch_id, b.processed) for b in stack.ic.state.batches.values()]
