@@ -94,6 +94,23 @@ def test_sheet_rows_are_enriched_once_per_creator(stack: SandboxStack, tmp_path:
     assert statuses[4].startswith("invalid handle")
 
 
+def test_a_finished_run_tells_the_alert_rules(stack: SandboxStack, tmp_path: Path) -> None:
+    key = stack.seed_sheet([["found_fay", "instagram", ""]])
+    services = build(stack, tmp_path, [sheet_source(key)])
+    events: list[tuple[str, dict[str, Any]]] = []
+    services.event_hooks.append(lambda kind, data: events.append((kind, data)))
+    try:
+        report = run_cycle(services, "leads")
+        run_cycle(services, "leads")
+    finally:
+        services.close()
+    finished = [data for kind, data in events if kind == "run_finished"]
+    assert [(d["run_id"], d["records"], d["credits_spent"]) for d in finished[:1]] == [
+        (report.run_id, 1, 1.0)
+    ]
+    assert all(d["source"] == "leads" for d in finished)
+
+
 def test_second_cycle_and_second_source_reuse_the_ledger(
     stack: SandboxStack, tmp_path: Path
 ) -> None:

@@ -80,6 +80,15 @@ def _finish_run(services: PipelineServices, report: CycleReport) -> None:
     # Added, not overwritten: a batch collected meanwhile, or an earlier attempt of a held
     # run, has already credited this run.
     store.add_run_credits(report.run_id, spent=report.credits_spent, saved=report.credits_saved)
+    # The alert rules look at the balance after every run that did something.
+    services.notify(
+        "run_finished",
+        source=report.source,
+        run_id=report.run_id,
+        records=report.records,
+        credits_spent=report.credits_spent,
+        status=status,
+    )
 
 
 def _plan_cycle(services: PipelineServices, source_name: str, report: CycleReport) -> CycleReport:
