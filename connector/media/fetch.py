@@ -16,7 +16,7 @@ from connector.media.guard import (
     GuardedTransport,
     RefusedAddressError,
     Resolver,
-    resolve_host,
+    fetch_addresses,
 )
 from connector.retry import RetryPolicy, call_with_retries
 
@@ -157,7 +157,7 @@ class ImageFetcher:
         max_redirects: int = MAX_REDIRECTS,
         retry: RetryPolicy = FETCH_RETRY,
         allowed_hosts: Iterable[str] = (),
-        resolve: Resolver = resolve_host,
+        resolve: Resolver = fetch_addresses,
     ) -> None:
         self.max_bytes = max_bytes
         self.timeout = timeout

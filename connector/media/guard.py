@@ -65,7 +65,7 @@ def is_public_address(ip: IPAddress) -> bool:
     return ip.is_global and not any(flags)
 
 
-def resolve_host(host: str, port: int) -> list[str]:
+def fetch_addresses(host: str, port: int) -> list[str]:
     """Every address ``host`` resolves to for a TCP connection, in the resolver's order."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
@@ -74,11 +74,13 @@ def resolve_host(host: str, port: int) -> list[str]:
 class GuardedBackend(httpcore.SyncBackend):
     """httpcore's socket backend, connecting only to vetted addresses of the requested host."""
 
-    def __init__(self, allowed_hosts: Iterable[str] = (), resolve: Resolver = resolve_host) -> None:
+    def __init__(
+        self, allowed_hosts: Iterable[str] = (), resolve: Resolver = fetch_addresses
+    ) -> None:
         self.allowed_hosts = frozenset(host.lower().strip("[]") for host in allowed_hosts)
         self._resolve = resolve
 
-    def vet(self, host: str, port: int) -> list[str]:
+    def check_host(self, host: str, port: int) -> list[str]:
         """The addresses to connect to; ``RefusedAddressError`` when any of them is not public."""
         name = host.lower().strip("[]")
         try:
@@ -106,7 +108,7 @@ class GuardedBackend(httpcore.SyncBackend):
     ) -> httpcore.NetworkStream:
         """Resolve and vet ``host`` once, then connect to the first vetted address that answers."""
         failure: httpcore.ConnectError | None = None
-        for address in self.vet(host, port):
+        for address in self.check_host(host, port):
             try:
                 return super().connect_tcp(address, port, timeout, local_address, socket_options)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:

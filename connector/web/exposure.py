@@ -33,7 +33,7 @@ def is_gunicorn(environ: Mapping[str, str]) -> bool:
     return environ.get("SERVER_SOFTWARE", "").startswith(GUNICORN_SOFTWARE)
 
 
-def find_listening_hosts() -> list[str]:
+def get_listening_hosts() -> list[str]:
     """The local addresses of the TCP sockets this process listens on (inherited ones too)."""
     fd_dir = "/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"
     hosts = []
@@ -76,7 +76,7 @@ def _bind_host(bind: str) -> str | None:
 
 def get_gunicorn_hosts(argv: Sequence[str], environ: Mapping[str, str]) -> list[str]:
     """Where gunicorn listens: this worker's sockets, else (``--preload``) its bind options."""
-    return find_listening_hosts() or parse_gunicorn_hosts(argv, environ)
+    return get_listening_hosts() or parse_gunicorn_hosts(argv, environ)
 
 
 def is_beyond_loopback(host: str) -> bool:
