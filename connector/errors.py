@@ -101,3 +101,10 @@ class RequestRejectedError(RowError):
 
 class SourceError(ConnectorError):
     """A sheet or HubSpot list cannot be read or written; retried on the next cycle."""
+
+
+def format_error(exc: ConnectorError) -> str:
+    """``error: …`` as the CLI and the web app's start-up print it (one problem: one line)."""
+    if isinstance(exc, ConfigError) and len(exc.problems) == 1:
+        return f"error: invalid configuration: {exc.problems[0]}"
+    return f"error: {exc}"

@@ -11,6 +11,8 @@ from typing import Any
 
 import stamina
 
+from connector.config.masking import mask_urls
+
 _SECRET_PATTERNS = [
     (re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE), r"\1[REDACTED]"),
     (
@@ -21,14 +23,14 @@ _SECRET_PATTERNS = [
         ),
         r"\1[REDACTED]",
     ),
-    (re.compile(r"(://[^:/@\s]*:)[^@\s]+(@)"), r"\1[REDACTED]\2"),
     (re.compile(r"(hooks\.slack\.com/services/)[A-Za-z0-9/]+"), r"\1[REDACTED]"),
 ]
 _STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message"}
 
 
 def redact(text: str) -> str:
-    """Replace bearer tokens, key=value secrets and URL passwords in ``text``."""
+    """Replace bearer tokens and key=value secrets, and mask every URL's user-info and query."""
+    text = mask_urls(text)
     for pattern, replacement in _SECRET_PATTERNS:
         text = pattern.sub(replacement, text)
     return text

@@ -211,7 +211,15 @@ def build_services(
     worker_id: str | None = None,
 ) -> Services:
     """Open the store (migrating it) and assemble the services; clients are built lazily."""
-    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    try:
+        Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            [
+                f"data_dir: cannot create {settings.data_dir} ({exc.strerror or exc}): "
+                "point data_dir at a writable directory"
+            ]
+        ) from exc
     clock = clock or utc_now
     store = Store.from_settings(settings, clock=clock)
     services = Services(

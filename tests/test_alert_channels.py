@@ -247,7 +247,7 @@ def test_webhook_timeouts_are_retried_then_reported(caplog: pytest.LogCaptureFix
     result = channel.send(alert())
     assert not result.ok and result.attempts == 3
     assert len(retry_waits(caplog)) == 2
-    assert result.detail.startswith("ReadTimeout posting to https://hooks.example.com/x?token=")
+    assert result.detail.startswith("ReadTimeout posting to https://hooks.example.com/x?**********")
     assert "abc123" not in result.detail
 
 

@@ -455,7 +455,7 @@ def test_alerts_test_command_needs_a_channel(tmp_path: Path) -> None:
 
     settings = parse_settings({"data_dir": str(tmp_path)}, environ={})
     result = CliRunner().invoke(alerts_group, ["test"], obj=CliContext(_settings=settings))
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "no alert channels configured" in result.output
 
 

@@ -93,7 +93,7 @@ def test_media_off_has_nothing_to_collect(tmp_path: Path) -> None:
     assert "media.backend: none" in result.stdout
 
 
-def test_a_config_problem_exits_1(tmp_path: Path) -> None:
+def test_a_config_problem_exits_2(tmp_path: Path) -> None:
     result = invoke(write_config(tmp_path, retention_days=-1), "gc")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "media.retention_days" in result.stderr

@@ -144,4 +144,4 @@ def test_passwords_inside_urls_are_masked() -> None:
         {"rate_limit_storage": "redis://:s3cretpw@127.0.0.1:6379/0"}, environ={}
     )
     assert "s3cretpw" not in str(settings.masked())
-    assert settings.masked()["rate_limit_storage"] == "redis://:**********@127.0.0.1:6379/0"
+    assert settings.masked()["rate_limit_storage"] == "redis://**********@127.0.0.1:6379/0"

@@ -93,7 +93,11 @@ def sandbox(ic: InfluencersClubSandbox) -> Iterator[InfluencersClubSandbox]:
 
 
 def build_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    data: dict[str, Any] = {"data_dir": str(tmp_path / "data"), "public_base_url": BASE}
+    data: dict[str, Any] = {
+        "data_dir": str(tmp_path / "data"),
+        "public_base_url": BASE,
+        "media": {"allowed_hosts": ["127.0.0.1"]},
+    }
     data.update(overrides)
     return parse_settings(data, environ={})
 

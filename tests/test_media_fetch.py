@@ -72,7 +72,7 @@ def awkward() -> Iterator[str]:
 
 @pytest.fixture
 def fetcher() -> Iterator[ImageFetcher]:
-    with ImageFetcher(max_bytes=4096, timeout=1) as built:
+    with ImageFetcher(max_bytes=4096, timeout=1, allowed_hosts=["127.0.0.1"]) as built:
         yield built
 
 

@@ -56,7 +56,11 @@ def hubspot_services(
             "base_url": hubspot.url,
             "max_attempts": max_attempts,
         },
-        "media": {"backend": "hubspot", "hubspot_folder": "influencers-club/"},
+        "media": {
+            "backend": "hubspot",
+            "hubspot_folder": "influencers-club/",
+            "allowed_hosts": ["127.0.0.1"],
+        },
     }
     return build_services(parse_settings(data, environ={}))
 

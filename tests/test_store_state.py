@@ -96,13 +96,29 @@ def test_record_hints_are_deduplicated_and_taken_per_source(store: Store) -> Non
     assert store.take_record_hints("other") == ["9"]
 
 
-def test_remember_event_dedupes_for_seven_days(store: Store, clock: FakeClock) -> None:
-    assert store.remember_event("evt-1") is True
-    assert store.remember_event("evt-1") is False
+def test_events_are_remembered_with_their_hints_for_seven_days(
+    store: Store, clock: FakeClock
+) -> None:
+    event = ("evt-1", {"crm": ["7"]})
+    assert store.save_event_hints([event]) == {"evt-1"}
+    assert store.take_record_hints("crm") == ["7"]
+    assert store.take_poll_requests() == {"crm"}
+    assert store.save_event_hints([event]) == set()
     clock.advance(days=6)
-    assert store.remember_event("evt-1") is False
+    assert store.save_event_hints([event]) == set()
+    assert store.take_record_hints("crm") == []
+    assert store.take_poll_requests() == set()
     clock.advance(days=2)
-    assert store.remember_event("evt-1") is True
+    assert store.save_event_hints([event]) == {"evt-1"}
+    assert store.take_record_hints("crm") == ["7"]
+
+
+def test_a_repeated_event_in_one_delivery_hints_once(store: Store) -> None:
+    events = [("a", {"crm": ["1"]}), ("a", {"crm": ["2"]}), ("b", {"crm": ["3"], "x": ["3"]})]
+    assert store.save_event_hints(events) == {"a", "b"}
+    assert store.take_record_hints("crm") == ["1", "3"]
+    assert store.take_record_hints("x") == ["3"]
+    assert store.take_poll_requests() == {"crm", "x"}
 
 
 def test_racing_webhook_deliveries_are_processed_once(database_url: str) -> None:
@@ -112,11 +128,12 @@ def test_racing_webhook_deliveries_are_processed_once(database_url: str) -> None
 
     def deliver(index: int) -> bool:
         barrier.wait()
-        return stores[index].remember_event("evt-race")
+        return bool(stores[index].save_event_hints([("evt-race", {"crm": [str(index)]})]))
 
     try:
         with ThreadPoolExecutor(5) as pool:
             assert sorted(pool.map(deliver, range(5))) == [False] * 4 + [True]
+        assert len(stores[0].take_record_hints("crm")) == 1
     finally:
         for s in stores:
             s.close()

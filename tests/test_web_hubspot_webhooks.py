@@ -232,16 +232,15 @@ def test_without_public_base_url_the_request_url_is_used(store: Store) -> None:
     assert post_v3(client, [event()], signed_uri=uri).status_code == 200
 
 
-def test_v1_signed_app_webhooks_are_accepted(store: Store) -> None:
+def test_v1_signed_app_webhooks_need_the_setting(store: Store) -> None:
     body = json.dumps([event(1005)]).encode()
-    response = build_client(store).post(
-        "/webhooks/hubspot",
-        data=body,
-        headers={
-            "X-HubSpot-Signature": build_v1(SECRET, body),
-            "X-HubSpot-Signature-Version": "v1",
-        },
-    )
+    headers = {"X-HubSpot-Signature": build_v1(SECRET, body), "X-HubSpot-Signature-Version": "v1"}
+    refused = build_client(store).post("/webhooks/hubspot", data=body, headers=headers)
+    assert refused.status_code == 401
+    assert "hubspot.app_webhook_signatures" in refused.get_json()["error"]
+    hubspot = {"client_secret": SECRET, "app_webhook_signatures": ["v3", "v1"]}
+    legacy = build_client(store, build_settings(hubspot=hubspot))
+    response = legacy.post("/webhooks/hubspot", data=body, headers=headers)
     assert response.status_code == 200
     assert enqueued(store) == ["1005"]
 

@@ -20,7 +20,12 @@ from slack_sdk.webhook import WebhookClient
 from standardwebhooks import Webhook
 
 from connector.alerts.messages import Alert, build_slack_message
-from connector.config import AlertsSettings, SlackChannelSettings, WebhookChannelSettings
+from connector.config import (
+    AlertsSettings,
+    SlackChannelSettings,
+    WebhookChannelSettings,
+    mask_url,
+)
 from connector.errors import ConfigError, RetryableError, TransientError
 from connector.logs import redact
 from connector.retry import RetryPolicy, call_with_retries
@@ -249,7 +254,7 @@ class WebhookChannel:
 
     def send(self, alert: Alert) -> SendResult:
         """POST with bounded, jittered retries on timeouts, 429 (``Retry-After``) and 5xx."""
-        safe_url = redact(self.url)
+        safe_url = mask_url(self.url)
         tries = 0
         with httpx.Client(timeout=self._timeout, transport=self._transport) as client:
 
@@ -309,14 +314,15 @@ def build_channels(settings: AlertsSettings) -> list[Channel]:
                 )
             )
         elif isinstance(config, WebhookChannelSettings):
-            if not _is_https_or_loopback(config.url):
+            url = config.url.get_secret_value()
+            if not _is_https_or_loopback(url):
                 log.warning(
                     "alert webhook is not HTTPS: alerts travel in clear text",
-                    extra={"channel": name, "url": redact(config.url)},
+                    extra={"channel": name, "url": mask_url(url)},
                 )
             channels.append(
                 WebhookChannel(
-                    config.url,
+                    url,
                     config.secret.get_secret_value(),
                     name=name,
                     timeout=settings.timeout,

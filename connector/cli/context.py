@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from connector.config import Settings, load_settings
-from connector.errors import ConnectorError
+from connector.errors import ConfigError, ConnectorError, format_error
 from connector.logs import configure_logging
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -43,7 +43,11 @@ class CliContext:
 
 
 def handle_errors(func: F) -> F:
-    """Turn ``ConnectorError`` into ``error: …`` on stderr and exit code 1."""
+    """Turn ``ConnectorError`` into ``error: …`` on stderr and a non-zero exit, never a traceback.
+
+    A configuration problem (the settings, their files and directories: what stops a process
+    from starting) exits 2; any other failure exits 1.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -51,8 +55,8 @@ def handle_errors(func: F) -> F:
             return func(*args, **kwargs)
         except ConnectorError as exc:
             logging.getLogger("connector.cli").debug("command failed", exc_info=True)
-            click.echo(f"error: {exc}", err=True)
-            raise SystemExit(1) from exc
+            click.echo(format_error(exc), err=True)
+            raise SystemExit(2 if isinstance(exc, ConfigError) else 1) from exc
 
     return wrapper  # type: ignore[return-value]
 

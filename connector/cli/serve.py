@@ -6,6 +6,7 @@ import click
 
 from connector.cli.context import get_context, handle_errors
 from connector.web import create_app
+from connector.web.exposure import check_exposure
 
 
 @click.command("serve")
@@ -15,7 +16,9 @@ from connector.web import create_app
 def serve_command(host: str, port: int) -> None:
     """Serve the dashboard, JSON API and webhooks (development; use gunicorn in production)."""
 
-    app = create_app(get_context().settings())
+    settings = get_context().settings()
+    app = create_app(settings)
+    check_exposure(settings, [host])
     click.echo(f"serving on http://{host}:{port}/ (Ctrl+C to stop)")
     app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
 

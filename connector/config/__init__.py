@@ -9,7 +9,7 @@ from connector.config.loading import (
     load_settings,
     parse_settings,
 )
-from connector.config.masking import mask_value
+from connector.config.masking import mask_url, mask_urls, mask_value
 from connector.config.sections import (
     PLATFORMS,
     AlertsSettings,
@@ -63,6 +63,8 @@ __all__ = [
     "check_settings",
     "interpolate",
     "load_settings",
+    "mask_url",
+    "mask_urls",
     "mask_value",
     "parse_duration",
     "parse_settings",

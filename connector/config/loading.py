@@ -139,8 +139,18 @@ def load_settings(
                 "or pass --config PATH / set CONNECTOR_CONFIG)"
             ]
         ) from exc
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            [
+                f"{chosen}:{line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                f"{exc.start}): save the file as UTF-8"
+            ]
+        ) from exc
     except OSError as exc:
-        raise ConfigError([f"cannot read config file {chosen}: {exc.strerror}"]) from exc
+        raise ConfigError(
+            [f"cannot read config file {chosen}: {exc.strerror or exc} (check the path and rights)"]
+        ) from exc
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

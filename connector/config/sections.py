@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
+from limits import parse_many
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator
 
 PLATFORMS = ("instagram", "youtube", "tiktok", "twitter", "twitch", "onlyfans")
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+_HOST_NAME = re.compile(r"^\.?[a-z0-9]([a-z0-9.-]*[a-z0-9])?$", re.IGNORECASE)
 
 
 def parse_duration(value: Any) -> Any:
@@ -28,6 +30,7 @@ def parse_duration(value: Any) -> Any:
 
 
 Seconds = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
+SignatureVersion = Literal["v1", "v2", "v3"]
 Platform = Literal["instagram", "youtube", "tiktok", "twitter", "twitch", "onlyfans"]
 
 
@@ -83,6 +86,10 @@ class HubSpotSettings(SettingsSection):
     max_attempts: int = Field(5, ge=1, le=10)
     client_secret: SecretStr | None = None
     workflow_secret: SecretStr | None = None
+    # v1 and v2 sign no timestamp, so a captured delivery can be replayed: accept them only on
+    # the endpoints where the app really signs that way (workflow actions sign v2).
+    app_webhook_signatures: list[SignatureVersion] = Field(default=["v3"], min_length=1)
+    workflow_webhook_signatures: list[SignatureVersion] = Field(default=["v3", "v2"], min_length=1)
     bootstrap_properties: bool = True
     property_group: str = "influencers_club"
     property_group_label: str = "influencers.club"
@@ -181,7 +188,8 @@ class WebhookChannelSettings(SettingsSection):
     """A generic HTTPS endpoint receiving Standard-Webhooks-signed JSON."""
 
     type: Literal["webhook"]
-    url: str
+    # Secret: receivers often authenticate by a key in the URL (``?access_key=…``).
+    url: SecretStr
     secret: SecretStr
     name: str | None = None
 
@@ -200,13 +208,38 @@ class AlertsSettings(SettingsSection):
 
 
 class WebSettings(SettingsSection):
-    """The Flask app: auth for the dashboard/API and webhook secrets."""
+    """The Flask app: auth for the dashboard/API, allowed hosts and webhook secrets."""
 
     auth_token: SecretStr | None = None
     basic_auth_user: str | None = None
     basic_auth_password: SecretStr | None = None
     sheets_nudge_secret: SecretStr | None = None
     max_body_bytes: int = Field(1_000_000, ge=1024)
+    trusted_hosts: list[str] = Field(default_factory=list)
+    trusted_proxies: int = Field(0, ge=0, le=5)
+    auth_failure_limit: str = "10 per minute; 100 per hour"
+
+    @field_validator("trusted_hosts")
+    @classmethod
+    def _host_names(cls, value: list[str]) -> list[str]:
+        for host in value:
+            if not _HOST_NAME.fullmatch(host):
+                raise ValueError(
+                    f"{host!r} is not a host name (write e.g. connector.example.com or "
+                    ".example.com for every subdomain, without scheme or port)"
+                )
+        return [host.lower() for host in value]
+
+    @field_validator("auth_failure_limit")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError(
+                f"{value!r} is not a rate limit (write e.g. '10 per minute; 100 per hour')"
+            ) from exc
+        return value
 
 
 class MediaSettings(SettingsSection):
@@ -219,6 +252,14 @@ class MediaSettings(SettingsSection):
     timeout: Seconds = 15.0
     hubspot_folder: str = "/influencers-club"
     retention_days: float = Field(30, ge=0)
+    # Pictures are only fetched from public addresses; these hosts (by the name in the URL) may
+    # resolve to private or loopback ones, e.g. the sandboxes on 127.0.0.1.
+    allowed_hosts: list[str] = Field(default_factory=list)
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _lower(cls, value: list[str]) -> list[str]:
+        return [host.strip().lower().strip("[]") for host in value]
 
 
 class DiscoverySearchSettings(SettingsSection):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from types import TracebackType
 from urllib.parse import urlsplit
@@ -10,6 +11,13 @@ from urllib.parse import urlsplit
 import httpx
 
 from connector.errors import RowError, TransientError
+from connector.media.guard import (
+    GuardedBackend,
+    GuardedTransport,
+    RefusedAddressError,
+    Resolver,
+    fetch_addresses,
+)
 from connector.retry import RetryPolicy, call_with_retries
 
 MAX_REDIRECTS = 3
@@ -37,6 +45,17 @@ class ImageFetchError(MediaError):
 
 class NotAnImageError(MediaError):
     """The bytes are not a JPEG, PNG, WebP or GIF image, whatever the server claimed."""
+
+
+class PictureURLRefusedError(MediaError):
+    """The link leads to a non-public address or an unusable scheme (possible SSRF).
+
+    The row says only "picture URL refused": whether an internal host, port or path exists is
+    none of its business (the log has the host).
+    """
+
+    def __init__(self) -> None:
+        super().__init__("picture URL refused")
 
 
 class ImageTooLargeError(MediaError):
@@ -124,7 +143,11 @@ def format_size(size: int) -> str:
 
 
 class ImageFetcher:
-    """GETs a picture over http(s) with a total deadline, a byte cap and few redirects."""
+    """GETs a picture over http(s) with a total deadline, a byte cap and few redirects.
+
+    Connections go through the fetch guard (``connector.media.guard``): only public addresses,
+    or hosts named in ``allowed_hosts``, and each redirect hop is checked again.
+    """
 
     def __init__(
         self,
@@ -133,15 +156,19 @@ class ImageFetcher:
         timeout: float,
         max_redirects: int = MAX_REDIRECTS,
         retry: RetryPolicy = FETCH_RETRY,
+        allowed_hosts: Iterable[str] = (),
+        resolve: Resolver = fetch_addresses,
     ) -> None:
         self.max_bytes = max_bytes
         self.timeout = timeout
+        self.max_redirects = max_redirects
         self.retry = retry
         self._client = httpx.Client(
             timeout=httpx.Timeout(timeout),
-            follow_redirects=True,
-            max_redirects=max_redirects,
+            follow_redirects=False,
             headers=_HEADERS,
+            trust_env=False,
+            transport=GuardedTransport(GuardedBackend(allowed_hosts, resolve)),
         )
 
     def close(self) -> None:
@@ -170,22 +197,35 @@ class ImageFetcher:
             raise ImageFetchError("the profile picture link is not an http(s) URL")
         try:
             return call_with_retries(
-                lambda: self._download(url.strip()), policy=self.retry, what="picture download"
+                lambda: self._follow(url.strip()), policy=self.retry, what="picture download"
             )
         except _ServerBusy as exc:
             raise exc.row_error from exc
 
-    def _download(self, url: str) -> FetchedImage:
+    def _follow(self, url: str) -> FetchedImage:
+        for _hop in range(self.max_redirects + 1):
+            image, url = self._download(url)
+            if image is not None:
+                return image
+        raise ImageFetchError("the profile picture link redirects too often")
+
+    def _download(self, url: str) -> tuple[FetchedImage | None, str]:
+        """The picture, or ``None`` and the URL a redirect points to (checked before use)."""
         try:
             with self._client.stream("GET", url) as response:
+                if response.next_request is not None:
+                    target = response.next_request.url
+                    if target.scheme not in ("http", "https") or not target.host:
+                        raise PictureURLRefusedError()
+                    return None, str(target)
                 _check_status(response.status_code)
                 declared = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
                 length = response.headers.get("Content-Length", "")
                 if length.isdigit() and int(length) > self.max_bytes:
                     raise self._too_large()
-                return FetchedImage(self._read(response), declared)
-        except httpx.TooManyRedirects as exc:
-            raise ImageFetchError("the profile picture link redirects too often") from exc
+                return FetchedImage(self._read(response), declared), url
+        except RefusedAddressError as exc:
+            raise PictureURLRefusedError() from exc
         except httpx.TimeoutException as exc:
             raise _ServerBusy(self._timed_out()) from exc
         except httpx.HTTPError as exc:

@@ -327,5 +327,7 @@ def build_media_store(
             )
     if problem:
         log.warning("media storage not usable: %s", problem)
-    fetcher = ImageFetcher(max_bytes=media.max_bytes, timeout=media.timeout)
+    fetcher = ImageFetcher(
+        max_bytes=media.max_bytes, timeout=media.timeout, allowed_hosts=media.allowed_hosts
+    )
     return MediaStore(backend, store, fetcher, media, problem=problem)

@@ -129,6 +129,8 @@ class SandboxStack:
                 "client_secret": self.hubspot.client_secret,
             },
             "pipeline": {"batch_poll_seconds": 1},
+            # The sandbox serves its pictures on loopback, which rehosting refuses by default.
+            "media": {"allowed_hosts": ["127.0.0.1"]},
             "sources": sources or [],
         }
         for key, value in overrides.items():

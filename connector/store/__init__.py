@@ -88,9 +88,27 @@ class Store(WorkMixin, BatchMixin, OutboxMixin, RunMixin, AlertMixin, StateMixin
             raise ConfigError(
                 [f"database_url: {exc} (use sqlite:///path or postgresql://user@host/db)"]
             ) from exc
+        except OSError as exc:
+            raise ConfigError(
+                [
+                    f"cannot create the directory of the SQLite database ({exc.strerror or exc}): "
+                    "point data_dir (or database_url) at a writable directory"
+                ]
+            ) from exc
         try:
             if migrate:
                 upgrade_database(engine)
+        except sa.exc.OperationalError as exc:
+            engine.dispose()
+            if engine.dialect.name == "sqlite":
+                reason = str(exc.orig).strip().splitlines()[0]
+                raise ConfigError(
+                    [
+                        f"cannot open the SQLite database {engine.url.database}: {reason} "
+                        "(point data_dir at a writable directory)"
+                    ]
+                ) from exc
+            raise translate_error(exc) from exc
         except sa.exc.SQLAlchemyError as exc:
             engine.dispose()
             raise translate_error(exc) from exc

@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from connector.logs import redact
 from connector.store.base import StoreBase
 from connector.store.models import AlertLevel, AlertState, Delivery
 from connector.store.schema import alert_states, deliveries
@@ -94,7 +95,7 @@ class AlertMixin(StoreBase):
         ok: bool,
         detail: str = "",
     ) -> int:
-        """Log one delivery attempt; returns its id."""
+        """Log one delivery attempt; returns its id (URLs in ``detail`` are stored masked)."""
         stmt = (
             sa.insert(deliveries)
             .values(
@@ -104,14 +105,14 @@ class AlertMixin(StoreBase):
                 state=state,
                 payload=payload,
                 ok=ok,
-                detail=detail[:2000],
+                detail=redact(detail)[:2000],
             )
             .returning(deliveries.c.id)
         )
         return int(self.transaction(lambda conn: conn.execute(stmt).scalar_one()))
 
     def fetch_deliveries(self, limit: int = 50) -> list[Delivery]:
-        """The most recent deliveries, newest first."""
+        """The most recent deliveries, newest first (details masked, rows stored before too)."""
         query = (
             sa.select(deliveries)
             .order_by(deliveries.c.sent_at.desc(), deliveries.c.id.desc())
@@ -120,7 +121,14 @@ class AlertMixin(StoreBase):
         return self.transaction(
             lambda conn: [
                 Delivery(
-                    r.id, r.sent_at, r.channel, r.rule, r.state, r.payload, bool(r.ok), r.detail
+                    r.id,
+                    r.sent_at,
+                    r.channel,
+                    r.rule,
+                    r.state,
+                    r.payload,
+                    bool(r.ok),
+                    redact(r.detail or ""),
                 )
                 for r in conn.execute(query)
             ]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import timedelta
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -105,12 +105,15 @@ class StateMixin(StoreBase):
 
         self.transaction(work)
 
-    def request_poll(self, source: str) -> None:
-        """Ask the worker to poll ``source`` soon (the web app's nudge)."""
-        stmt = self.insert(poll_requests).values(source=source, requested_at=self.now())
-        stmt = stmt.on_conflict_do_update(
+    def _poll_request(self, source: str, now: datetime) -> Any:
+        stmt = self.insert(poll_requests).values(source=source, requested_at=now)
+        return stmt.on_conflict_do_update(
             index_elements=["source"], set_={"requested_at": stmt.excluded.requested_at}
         )
+
+    def request_poll(self, source: str) -> None:
+        """Ask the worker to poll ``source`` soon (the web app's nudge)."""
+        stmt = self._poll_request(source, self.now())
         self.transaction(lambda conn: conn.execute(stmt))
 
     def take_poll_requests(self) -> set[str]:
@@ -141,21 +144,49 @@ class StateMixin(StoreBase):
         )
         return sorted(self.transaction(lambda conn: conn.execute(stmt).scalars().all()))
 
-    def remember_event(self, key: str, *, keep: timedelta = EVENT_RETENTION) -> bool:
-        """True the first time ``key`` is seen within ``keep`` (dedupes webhook redeliveries)."""
+    def save_event_hints(
+        self,
+        events: Sequence[tuple[str, Mapping[str, Sequence[str]]]],
+        *,
+        keep: timedelta = EVENT_RETENTION,
+    ) -> set[str]:
+        """Remember webhook events and store their record hints and poll requests, atomically.
+
+        ``events`` pairs each event's dedupe key with the record ids it hints per source. Only
+        the events first seen within ``keep`` add hints; their keys are returned. It is one
+        transaction: when it fails nothing is remembered, so the sender's retry of the same
+        event is not mistaken for a duplicate and its hint is not lost.
+        """
         now = self.now()
 
-        def work(conn: sa.Connection) -> bool:
+        def work(conn: sa.Connection) -> set[str]:
             conn.execute(sa.delete(seen_events).where(seen_events.c.seen_at < now - keep))
-            stmt = (
-                self.insert(seen_events)
-                .values(key=key, seen_at=now)
-                .on_conflict_do_nothing()
-                .returning(seen_events.c.key)
-            )
-            return conn.execute(stmt).first() is not None
+            new: set[str] = set()
+            hints: dict[str, set[str]] = {}
+            for key, targets in events:
+                stmt = (
+                    self.insert(seen_events)
+                    .values(key=key, seen_at=now)
+                    .on_conflict_do_nothing()
+                    .returning(seen_events.c.key)
+                )
+                if conn.execute(stmt).first() is None:
+                    continue
+                new.add(key)
+                for source, ids in targets.items():
+                    hints.setdefault(source, set()).update(ids)
+            rows = [
+                {"source": source, "record_id": record_id, "created_at": now}
+                for source, ids in sorted(hints.items())
+                for record_id in sorted(ids)
+            ]
+            for chunk in chunked(rows):
+                conn.execute(self.insert(record_hints).values(list(chunk)).on_conflict_do_nothing())
+            for source in sorted(hints):
+                conn.execute(self._poll_request(source, now))
+            return new
 
-        return self.transaction(work)
+        return self.transaction(work) if events else set()
 
     def get_known_records(self, source: str) -> dict[str, str]:
         """Record id → fingerprint of the records last seen in ``source``."""

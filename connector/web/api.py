@@ -7,14 +7,15 @@ from flask import Blueprint, Response, jsonify, request
 from connector.errors import ConfigError
 from connector.services import Services
 from connector.web.auth import (
+    NO_CREDENTIALS,
     check_headers,
-    check_same_origin,
     has_basic_auth,
     is_auth_configured,
-    is_open_access,
+    is_local_access,
 )
 from connector.web.context import get_services
 from connector.web.errors import error_response
+from connector.web.hosts import check_same_origin
 from connector.web.status import (
     build_delivery_row,
     build_run_row,
@@ -30,15 +31,16 @@ MAX_LIMIT = 200
 
 @bp.before_request
 def require_auth() -> Response | None:
-    """Every API call presents the token or basic auth (or the app is loopback-open)."""
+    """Every API call presents the token or basic auth (without any configured: loopback only)."""
     settings = get_services().settings
     if request.method not in ("GET", "HEAD", "OPTIONS") and not check_same_origin():
         return error_response(403, "cross-site requests are not allowed")
-    if is_open_access(settings) or check_headers(settings):
+    if is_local_access(settings) or check_headers(settings):
         return None
-    if not is_auth_configured(settings.web):
-        return error_response(403, "the API is disabled: configure web.auth_token or basic auth")
-    response = error_response(401, "missing or invalid credentials")
+    if is_auth_configured(settings.web):
+        response = error_response(401, "missing or invalid credentials")
+    else:
+        response = error_response(401, f"authentication required: {NO_CREDENTIALS}")
     scheme = "Basic" if has_basic_auth(settings.web) else "Bearer"
     response.headers["WWW-Authenticate"] = f'{scheme} realm="connector"'
     return response

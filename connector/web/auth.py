@@ -2,9 +2,10 @@
 
 The rule: with ``web.auth_token`` or ``web.basic_auth_user`` + ``basic_auth_password``
 configured, every dashboard and API request must present them (the dashboard also accepts the
-session cookie set by ``/login`` or a one-off ``?token=``). With neither configured, both are
-open only while ``public_base_url`` is unset or a loopback address; otherwise they answer 403.
-Webhooks never use this: they verify their own signatures.
+session cookie set by ``/login`` or a one-off ``?token=``). With neither configured, they answer
+only requests from this machine that name a loopback host (``hosts.is_loopback_request``);
+everything else gets 401 saying how to set ``web.auth_token``. Webhooks never use this: they
+verify their own signatures.
 """
 
 from __future__ import annotations
@@ -13,19 +14,23 @@ import base64
 import binascii
 import hashlib
 import hmac
-import logging
 import secrets
-from urllib.parse import urlsplit
 
-from flask import request, session
+from flask import g, request, session
 
 from connector.config import Settings, WebSettings
+from connector.web.hosts import is_loopback_request
 
-log = logging.getLogger(__name__)
-
-_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+SET_TOKEN = (
+    "set web.auth_token, e.g. CONNECTOR_TOKEN=$(openssl rand -hex 32) (see docs/security.md)"
+)
+NO_CREDENTIALS = (
+    f"no credentials are configured, so only localhost on this machine may use the dashboard "
+    f"and API: {SET_TOKEN}"
+)
 _SESSION_KEY = "auth"
 _CSRF_KEY = "csrf"
+_FAILED = "connector_credentials_failed"
 
 
 def _secret(value: object) -> str:
@@ -55,28 +60,9 @@ def is_auth_configured(web: WebSettings) -> bool:
     return bool(get_token(web)) or has_basic_auth(web)
 
 
-def is_open_access(settings: Settings) -> bool:
-    """No credentials configured and the app is not published: everything is open."""
-    if is_auth_configured(settings.web):
-        return False
-    host = urlsplit(settings.public_base_url or "").hostname
-    return not settings.public_base_url or host in _LOOPBACK
-
-
-def log_access_rule(settings: Settings) -> None:
-    """Warn at start-up when the dashboard and API are open or disabled."""
-    if is_auth_configured(settings.web):
-        return
-    if is_open_access(settings):
-        log.warning(
-            "dashboard and API are open without authentication (no web.auth_token or basic "
-            "auth, and public_base_url is unset or loopback); do not expose this port"
-        )
-    else:
-        log.warning(
-            "dashboard and API are disabled: public_base_url is public but no web.auth_token "
-            "or basic auth is configured"
-        )
+def is_local_access(settings: Settings) -> bool:
+    """No credentials are configured and the request is this machine talking to itself."""
+    return not is_auth_configured(settings.web) and is_loopback_request()
 
 
 def build_secret_key(settings: Settings) -> bytes:
@@ -97,16 +83,18 @@ def build_secret_key(settings: Settings) -> bytes:
 def check_token(settings: Settings, given: str) -> bool:
     """True when ``given`` is the configured token (or, with basic auth only, its password)."""
     web = settings.web
-    token = get_token(web)
-    if token:
-        return _same(given, token)
-    return has_basic_auth(web) and _same(given, _secret(web.basic_auth_password))
+    expected = get_token(web) or (_secret(web.basic_auth_password) if has_basic_auth(web) else "")
+    return _counted(bool(expected) and _same(given, expected))
 
 
 def check_headers(settings: Settings) -> bool:
     """True when the ``Authorization`` header carries the token or the basic-auth credentials."""
-    web = settings.web
-    scheme, _, value = request.headers.get("Authorization", "").strip().partition(" ")
+    header = request.headers.get("Authorization", "").strip()
+    return bool(header) and _counted(_check_authorization(settings.web, header))
+
+
+def _check_authorization(web: WebSettings, header: str) -> bool:
+    scheme, _, value = header.partition(" ")
     scheme, value = scheme.lower(), value.strip()
     if scheme == "bearer" and get_token(web):
         return _same(value, get_token(web))
@@ -119,6 +107,17 @@ def check_headers(settings: Settings) -> bool:
         user_ok = _same(user, web.basic_auth_user or "")
         return _same(password, _secret(web.basic_auth_password)) and user_ok
     return False
+
+
+def _counted(ok: bool) -> bool:
+    if not ok:
+        g.setdefault(_FAILED, True)
+    return ok
+
+
+def has_failed_credentials() -> bool:
+    """True when this request presented a token or password that was wrong (a guess)."""
+    return bool(g.get(_FAILED))
 
 
 def check_session() -> bool:
@@ -147,13 +146,3 @@ def check_csrf(given: str | None) -> bool:
     """True when a form's CSRF token matches the session's."""
     expected = session.get(_CSRF_KEY)
     return isinstance(expected, str) and given is not None and _same(given, expected)
-
-
-def check_same_origin() -> bool:
-    """False for a browser request another site triggered (guards cookie and cached basic auth)."""
-    if request.headers.get("Sec-Fetch-Site") == "cross-site":
-        return False
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return True
-    return urlsplit(origin).netloc == request.host

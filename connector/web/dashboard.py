@@ -20,21 +20,22 @@ from werkzeug.wrappers import Response as BaseResponse
 from connector.alerts.credits import CreditReport
 from connector.errors import ConfigError
 from connector.web.auth import (
+    NO_CREDENTIALS,
     check_csrf,
     check_headers,
-    check_same_origin,
     check_session,
     check_token,
     get_csrf_token,
     get_token,
     has_basic_auth,
     is_auth_configured,
-    is_open_access,
+    is_local_access,
     start_session,
 )
 from connector.web.chart import Threshold, build_credit_chart
 from connector.web.context import get_services
 from connector.web.errors import error_response
+from connector.web.hosts import check_same_origin
 from connector.web.status import build_batch_row, build_source_rows, get_credit_report
 
 bp = Blueprint("dashboard", __name__, template_folder="templates")
@@ -63,12 +64,12 @@ def require_login() -> BaseResponse | None:
     settings = get_services().settings
     if request.method == "POST" and not check_same_origin():
         return error_response(403, "cross-site requests are not allowed")
-    if request.endpoint in _PUBLIC_ENDPOINTS or is_open_access(settings):
-        return None
-    if check_session() or check_headers(settings):
+    if request.endpoint in _PUBLIC_ENDPOINTS or is_local_access(settings):
         return None
     if not is_auth_configured(settings.web):
-        return _login_page(403, "The dashboard is disabled: configure web.auth_token.")
+        return _login_page(401, f"Sign-in is not set up: {NO_CREDENTIALS}.")
+    if check_session() or check_headers(settings):
+        return None
     token = request.args.get("token")
     if request.method == "GET" and token is not None:
         if check_token(settings, token):
@@ -88,7 +89,9 @@ def login_form() -> Response:
 def login() -> BaseResponse:
     """Check the submitted token and start a session."""
     settings = get_services().settings
-    if is_auth_configured(settings.web) and check_token(settings, request.form.get("token", "")):
+    if not is_auth_configured(settings.web):
+        return _login_page(401, f"Sign-in is not set up: {NO_CREDENTIALS}.")
+    if check_token(settings, request.form.get("token", "")):
         start_session()
         return redirect(url_for("dashboard.index"))
     return _login_page(401, "That token is not valid.")

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify
-from werkzeug.exceptions import HTTPException
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from connector.errors import ConnectorError, RetryableError
 
 log = logging.getLogger(__name__)
+
+HOST_MESSAGE = (
+    "unknown host: this app answers only the host of public_base_url, localhost and the names "
+    "in web.trusted_hosts"
+)
 
 _MESSAGES = {
     400: "bad request",
@@ -38,6 +43,12 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def handle_http_error(exc: HTTPException) -> Response:
+        if isinstance(exc.response, Response):
+            return exc.response
+        if isinstance(exc, SecurityError):
+            host = request.headers.get("Host", "")[:100]
+            log.info("request for an untrusted host refused", extra={"host": host})
+            return error_response(400, HOST_MESSAGE)
         status = exc.code or 500
         # werkzeug's descriptions are HTML-flavoured prose; keep the terse, stable message.
         response = error_response(status, _MESSAGES.get(status, exc.name.lower()))

@@ -49,11 +49,9 @@ def _hubspot_sources() -> list[tuple[str, Any]]:
 
 
 def _read_body() -> bytes | None:
-    limit = _services().settings.web.max_body_bytes
-    if request.content_length is not None and request.content_length > limit:
-        return None
+    # The app refuses larger bodies up front (any transfer encoding); this guards direct use.
     body = request.get_data(cache=True)
-    return None if len(body) > limit else body
+    return None if len(body) > _services().settings.web.max_body_bytes else body
 
 
 def get_public_uri() -> str:
@@ -75,21 +73,21 @@ def _secret(value: Any) -> str | None:
     return text or None
 
 
-def _verify_signature(body: bytes, *, allow_shared_secret: bool) -> None:
+def _verify_signature(body: bytes, *, versions: list[str], setting: str) -> None:
     hubspot = _services().settings.hubspot
     client_secret = _secret(hubspot.client_secret)
     headers = request.headers
-    if allow_shared_secret and (shared := _secret(hubspot.workflow_secret)):
-        given = next((headers[h] for h in SECRET_HEADERS if h in headers), None)
-        auth = headers.get("Authorization", "")
-        given = given or (auth[7:] if auth.startswith("Bearer ") else None)
-        if given is not None:
-            if hmac.compare_digest(given.encode(), shared.encode()):
-                return
-            raise InvalidSignatureError("shared secret does not match")
     if client_secret is None:
         raise InvalidSignatureError("hubspot.client_secret is not configured")
-    if "X-HubSpot-Signature-v3" in headers:
+    given = "v3" if "X-HubSpot-Signature-v3" in headers else None
+    given = given or headers.get("X-HubSpot-Signature-Version", "v1").lower()
+    if given not in versions:
+        raise InvalidSignatureError(
+            f"{given} signatures are not accepted here (hubspot.{setting} lists "
+            f"{', '.join(versions)}): sign with X-HubSpot-Signature-v3 and "
+            "X-HubSpot-Request-Timestamp"
+        )
+    if given == "v3":
         verify_v3(
             headers["X-HubSpot-Signature-v3"],
             client_secret=client_secret,
@@ -98,29 +96,48 @@ def _verify_signature(body: bytes, *, allow_shared_secret: bool) -> None:
             body=body,
             timestamp=headers.get("X-HubSpot-Request-Timestamp"),
         )
-        return
-    version = headers.get("X-HubSpot-Signature-Version", "v1").lower()
-    signature = headers.get("X-HubSpot-Signature")
-    if version == "v2":
+    elif given == "v2":
         verify_v2(
-            signature,
+            headers.get("X-HubSpot-Signature"),
             client_secret=client_secret,
             method=request.method,
             uri=get_public_uri(),
             body=body,
         )
-    elif version == "v1":
-        verify_v1(signature, client_secret=client_secret, body=body)
+    elif given == "v1":
+        verify_v1(headers.get("X-HubSpot-Signature"), client_secret=client_secret, body=body)
     else:
-        raise InvalidSignatureError(f"unsupported signature version {version!r}")
+        raise InvalidSignatureError(f"unsupported signature version {given!r}")
 
 
-def _authenticate(*, allow_shared_secret: bool) -> tuple[bytes | None, tuple[Response, int] | None]:
+def _check_shared_secret() -> bool:
+    """True when the workflow's shared-secret header matches; raises when it is wrong."""
+    shared = _secret(_services().settings.hubspot.workflow_secret)
+    if shared is None:
+        return False
+    headers = request.headers
+    given = next((headers[h] for h in SECRET_HEADERS if h in headers), None)
+    auth = headers.get("Authorization", "")
+    given = given or (auth[7:] if auth.startswith("Bearer ") else None)
+    if given is None:
+        return False
+    if hmac.compare_digest(given.encode(), shared.encode()):
+        return True
+    raise InvalidSignatureError("shared secret does not match")
+
+
+def _authenticate(*, workflow: bool) -> tuple[bytes | None, tuple[Response, int] | None]:
     body = _read_body()
     if body is None:
         return None, _fail(413, "request body too large")
+    hubspot = _services().settings.hubspot
+    setting = "workflow_webhook_signatures" if workflow else "app_webhook_signatures"
+    versions = list(
+        hubspot.workflow_webhook_signatures if workflow else hubspot.app_webhook_signatures
+    )
     try:
-        _verify_signature(body, allow_shared_secret=allow_shared_secret)
+        if not (workflow and _check_shared_secret()):
+            _verify_signature(body, versions=versions, setting=setting)
     except InvalidSignatureError as exc:
         log.warning("hubspot webhook rejected: %s", exc)
         return None, _fail(401, f"invalid HubSpot signature: {exc}")
@@ -158,18 +175,19 @@ def _targets(event: dict[str, Any], sources: Iterable[tuple[str, Any]]) -> list[
     return []
 
 
-def _enqueue(hints: dict[str, list[str]]) -> None:
-    store = _services().store
-    for source, ids in hints.items():
-        if ids:
-            store.add_record_hints(source, list(dict.fromkeys(ids)))
-            store.request_poll(source)
+def store_hints(events: list[tuple[str, dict[str, list[str]]]]) -> set[str]:
+    """Remember the events and store their hints and poll requests in one transaction.
+
+    Returns the keys of the events seen for the first time. Raises when the store fails, so
+    HubSpot gets an error and delivers again: nothing was remembered, nothing is lost.
+    """
+    return set(_services().store.save_event_hints(events))
 
 
 @bp.post("")
 def receive_app_webhook() -> tuple[Response, int]:
     """App webhooks: a signed JSON array of up to 100 events; answered 200 once persisted."""
-    body, failure = _authenticate(allow_shared_secret=False)
+    body, failure = _authenticate(workflow=False)
     if failure is not None or body is None:
         return failure or _fail(401, "unauthenticated")
     try:
@@ -180,29 +198,20 @@ def receive_app_webhook() -> tuple[Response, int]:
         return _handle_workflow(payload, body)
     events = payload if isinstance(payload, list) else [payload]
     sources = _hubspot_sources()
-    store = _services().store
-    hints: dict[str, list[str]] = {}
-    accepted = skipped = 0
+    hinted: list[tuple[str, dict[str, list[str]]]] = []
     for event in events:
         targets = _targets(event, sources) if isinstance(event, dict) else []
-        if (
-            not targets
-            or event.get("objectId") is None
-            or not store.remember_event(_event_key(event))
-        ):
-            skipped += 1
-            continue
-        accepted += 1
-        for name in targets:
-            hints.setdefault(name, []).append(str(event["objectId"]))
-    _enqueue(hints)
-    return jsonify({"ok": True, "accepted": accepted, "skipped": skipped}), 200
+        if targets and event.get("objectId") is not None:
+            record_id = str(event["objectId"])
+            hinted.append((_event_key(event), {name: [record_id] for name in targets}))
+    accepted = len(store_hints(hinted))
+    return jsonify({"ok": True, "accepted": accepted, "skipped": len(events) - accepted}), 200
 
 
 @bp.post("/workflow")
 def receive_workflow_webhook() -> tuple[Response, int]:
     """Workflow "Send a webhook": v2/v3 signature or the shared secret; default or custom body."""
-    body, failure = _authenticate(allow_shared_secret=True)
+    body, failure = _authenticate(workflow=True)
     if failure is not None or body is None:
         return failure or _fail(401, "unauthenticated")
     try:
@@ -235,7 +244,6 @@ def _handle_workflow(payload: dict[str, Any], body: bytes) -> tuple[Response, in
     wanted = request.args.get("source")
     sources = [(n, s) for n, s in _hubspot_sources() if wanted in (None, n)]
     key = "hubspot:workflow:" + hashlib.sha256(body).hexdigest()
-    if not sources or not _services().store.remember_event(key):
+    if not sources or not store_hints([(key, {name: [contact_id] for name, _ in sources})]):
         return jsonify({"ok": True, "accepted": 0, "skipped": 1}), 200
-    _enqueue({name: [contact_id] for name, _ in sources})
     return jsonify({"ok": True, "accepted": 1, "skipped": 0}), 200

@@ -118,6 +118,11 @@ def receive_nudge(source: str) -> tuple[Response, int] | Response:
         return error_response(*problem)
     if not get_gate().admit(source, now):
         return jsonify({"ok": True, "source": source, "coalesced": True}), 202
+    store_nudge(services, source)
+    return jsonify({"ok": True, "source": source, "coalesced": False}), 202
+
+
+def store_nudge(services: Services, source: str) -> None:
+    """Leave the poll request for the worker in the store."""
     services.store.request_poll(source)
     log.info("sheets nudge: poll requested", extra={"source": source})
-    return jsonify({"ok": True, "source": source, "coalesced": False}), 202

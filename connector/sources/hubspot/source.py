@@ -51,8 +51,6 @@ class HubSpotStore(Protocol):
 
     def request_poll(self, source: str) -> None: ...
 
-    def remember_event(self, key: str) -> bool: ...
-
 
 def get_fingerprint(handle_text: str | None, platform_text: str | None = None) -> str:
     """A short hash of the handle (and platform) text; a change re-queues the contact."""
