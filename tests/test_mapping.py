@@ -467,7 +467,7 @@ BAD = [
         "kind: sheets\nfields:\n  - target: A\n    source: a\n    transform: [int, percnt]\n",
         "m.yaml:5:22: fields[0].transform[1]: unknown transform 'percnt'; did you mean 'percent'? "
         "(known: bool, date, datetime, default, enum, first, float, int, join, json, lower, map, "
-        "percent, rehost, round, strip, take, template, truncate, upper, url)",
+        "percent, rehost, round, social_links, strip, take, template, truncate, upper, url)",
     ),
     (
         "kind: sheets\nfields:\n  - target: A\n    source: a\n    transform: round(two)\n",

@@ -29,12 +29,6 @@ DEFAULT_MAPPINGS = ("sheets_default.yaml", "hubspot_contacts.yaml")
 TABLE: dict[str, Any] = yaml.safe_load(
     (DATA / "sample_expectations.yaml").read_text(encoding="utf-8")
 )
-PENDING = {
-    (p["sample"], p["mapping"], p["target"]): (
-        f"needs transform {p['needs']} (tests/data/MAPPING_NOTES.md): {p['why']}"
-    )
-    for p in TABLE["pending"]
-}
 ENRICHED_AT = "2026-04-29T12:00:00Z"
 PLACEHOLDER = "platform__"
 
@@ -70,16 +64,9 @@ def cases() -> list[Any]:
     for sample, spec in TABLE["samples"].items():
         for mapping in DEFAULT_MAPPINGS:
             for target, expected in spec[mapping].items():
-                reason = PENDING.get((sample, mapping, target))
-                marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
                 params.append(
                     pytest.param(
-                        sample,
-                        mapping,
-                        target,
-                        expected,
-                        id=f"{sample}-{mapping}-{target}",
-                        marks=marks,
+                        sample, mapping, target, expected, id=f"{sample}-{mapping}-{target}"
                     )
                 )
     return params
@@ -91,8 +78,6 @@ def test_the_table_has_every_target_of_both_default_mappings_for_every_sample() 
         for mapping in DEFAULT_MAPPINGS:
             targets = [f.target for f in load_mapping(MAPPINGS / mapping).fields]
             assert list(spec[mapping]) == targets, (sample, mapping)
-    for key in PENDING:
-        assert key[2] in TABLE["samples"][key[0]][key[1]], key
 
 
 @pytest.mark.parametrize(("sample", "mapping", "target", "expected"), cases())

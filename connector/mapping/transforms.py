@@ -12,6 +12,7 @@ import jmespath
 from jmespath.exceptions import JMESPathError
 
 from connector.errors import RowError
+from connector.mapping.social import select_links
 from connector.mapping.transform_spec import (
     OUTPUT_TYPES,
     PLACEHOLDER,
@@ -283,6 +284,10 @@ def _rehost(value: Any, args: tuple[Any, ...], env: TransformEnv) -> str | None:
     return None
 
 
+def _social_links(value: Any, args: tuple[Any, ...], env: TransformEnv) -> list[str] | None:
+    return select_links(value, env.root, per_platform=args[0], include_own=args[1])
+
+
 def _spec(
     name: str, func: Callable[..., Any], output: str, summary: str, *params: Param
 ) -> TransformSpec:
@@ -357,6 +362,14 @@ TRANSFORMS: dict[str, TransformSpec] = {
             "string",
             "fill '{first_name} ({location})' from the profile",
             Param("text", "str"),
+        ),
+        _spec(
+            "social_links",
+            _social_links,
+            "list",
+            "the creator's accounts on other platforms as profile URLs (docs/mappings.md)",
+            Param("per_platform", "int", 1, minimum=1),
+            Param("include_own", "bool", False),
         ),
         _spec("rehost", _rehost, "string", "copy an (expiring) image to permanent storage"),
     )
