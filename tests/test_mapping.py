@@ -761,3 +761,18 @@ def test_image_formula_names_the_column_showing_a_rehosted_picture() -> None:
         "m.yaml: column 'Picture' is missing from the sheet header: add column 'Picture' or let "
         "the connector create it"
     ]
+
+
+def test_preview_says_a_present_picture_is_not_rehosted_rather_than_missing() -> None:
+    mapping = mapping_from(
+        "kind: sheets\nfields:\n"
+        "  - {target: Picture, source: '{platform}.profile_picture_hd', transform: [rehost]}\n"
+        "  - {target: Other, source: '{platform}.nothing_here', transform: [rehost]}\n"
+    )
+    profile = {"instagram": {"profile_picture_hd": "https://cdn.example/p.jpg"}}
+    picture, other = preview_mapping(mapping, profile, "instagram")
+    assert picture.value is None
+    assert picture.note == (
+        "not rehosted in preview (picture URL from {platform}.profile_picture_hd)"
+    )
+    assert other.note == "missing: left as is"

@@ -35,6 +35,7 @@ from connector.mapping.values import (
 
 __all__ = [
     "OUTPUT_TYPES",
+    "REHOST_OFF",
     "SHEETS_CELL_LIMIT",
     "TRANSFORMS",
     "Param",
@@ -52,6 +53,7 @@ __all__ = [
 ]
 
 SHEETS_CELL_LIMIT = 50_000
+REHOST_OFF = "image rehosting not configured"
 _BARE_DOMAIN = re.compile(r"^[\w-]+(\.[\w-]+)*\.[A-Za-z]{2,}(:\d+)?([/?#].*)?$")
 
 
@@ -273,7 +275,7 @@ def _rehost(value: Any, args: tuple[Any, ...], env: TransformEnv) -> str | None:
     if not isinstance(value, str):
         raise TransformFailure(f"rehost expects an image URL, got {describe(value)}")
     if env.context.rehost is None:
-        env.notes.append("image rehosting not configured")
+        env.notes.append(REHOST_OFF)
         return None
     try:
         return env.context.rehost(value)
