@@ -158,6 +158,40 @@ def test_many_handles_go_to_one_batch(stack: SandboxStack, tmp_path: Path) -> No
     assert stats["credits_charged"] == 60.0
 
 
+@pytest.mark.parametrize("route", ["single", "batch"])
+def test_youtube_channel_ids_keep_their_case_through_ledger_and_batches(
+    stack: SandboxStack, tmp_path: Path, route: str
+) -> None:
+    stack.ic.configure(batch_rows_per_second=500, batch_queued_seconds=0.1)
+    channel, other = "UCX6OQ3DkcsbYNE6H8uQQuVA", "UCx6oq3dkcsbyne6h8uqquva"
+    key = stack.seed_sheet(
+        [
+            [channel, "youtube", ""],
+            [f"https://www.youtube.com/channel/{channel}", "", ""],
+            [other, "youtube", ""],
+            ["@Found_Tube", "youtube", ""],
+            ["@found_tube", "youtube", ""],
+        ]
+    )
+    threshold = 2 if route == "batch" else 50
+    services = build(stack, tmp_path, [sheet_source(key)], pipeline={"batch_threshold": threshold})
+    try:
+        report = run_cycle(services, "leads")
+        assert report.routes[route] == 3
+        assert report.duplicates == 2
+        finish_batches(services)
+        ledger = set(services.store.fetch_ledger_handles("youtube"))
+    finally:
+        services.close()
+    assert ledger == {channel, other, "found_tube"}
+    stats = stack.ic.stats()
+    assert stats["credits_charged"] == 3.0
+    assert sorted(stats["charges"]) == sorted(
+        [f"youtube:{channel}", f"youtube:{other}", "youtube:@found_tube"]
+    )
+    assert [r["IC Status"] for r in sheet_rows(stack, key)] == ["enriched"] * 5
+
+
 def test_work_beyond_the_balance_is_held_then_released(stack: SandboxStack, tmp_path: Path) -> None:
     stack.ic.set_balance(1.0)
     key = stack.seed_sheet([["found_gina", "instagram", ""], ["found_hank", "instagram", ""]])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from connector.enrich.models import get_price
@@ -167,15 +167,14 @@ def _collect(services: PipelineServices, batch: Batch, report: CycleReport) -> s
     except ConnectorError as exc:
         log.warning("batch results failed", extra={"batch": batch.batch_id, "error": str(exc)})
         return set()
-    items = {i.handle_value.casefold(): i for i in store.fetch_batch_items(batch.ref)}
-    by_key = {i.handle_key: i for i in items.values()}
+    batch_items = store.fetch_batch_items(batch.ref)
+    by_key = {i.handle_key: i for i in batch_items}
+    find_item = _build_matcher(batch_items)
     results: list[tuple[LedgerKey, str, dict | None, float]] = []
     seen: set[str] = set()
     price = get_price(batch.mode)
     for row in rows:
-        item = items.get(str(row.input_value).strip().casefold()) or by_key.get(
-            str(row.input_value).strip().lstrip("@").casefold()
-        )
+        item = find_item(str(row.input_value))
         if item is None or item.handle_key in seen:
             continue
         seen.add(item.handle_key)
@@ -199,6 +198,31 @@ def _collect(services: PipelineServices, batch: Batch, report: CycleReport) -> s
         extra={"batch": batch.batch_id, "rows": len(rows), "missing": len(missing)},
     )
     return {key for key, outcome, _, _ in results if outcome == "found"}
+
+
+def _build_matcher(items: Sequence[BatchItem]) -> Callable[[str], BatchItem | None]:
+    """Find the item a result row's ``input_value`` names: exactly, else case-insensitively.
+
+    YouTube channel ids are case-sensitive, so two items may differ only in case; a
+    case-insensitive match (the API may echo a handle lower-cased) is used only when it names
+    one item.
+    """
+    exact: dict[str, BatchItem] = {}
+    folded: dict[str, dict[str, BatchItem]] = {}
+    for item in items:
+        for text in (item.handle_value.strip(), item.handle_key):
+            exact.setdefault(text, item)
+            folded.setdefault(text.lstrip("@").casefold(), {})[item.handle_key] = item
+
+    def find(value: str) -> BatchItem | None:
+        text = value.strip()
+        item = exact.get(text) or exact.get(text.lstrip("@"))
+        if item is not None:
+            return item
+        candidates = folded.get(text.lstrip("@").casefold(), {})
+        return next(iter(candidates.values())) if len(candidates) == 1 else None
+
+    return find
 
 
 def _handle_paused(services: PipelineServices, batch: Batch, remaining: int) -> None:

@@ -20,6 +20,7 @@ from connector.sandbox.images import ImageTokenError, create_images_blueprint, p
 from connector.sandbox.payloads import build_profile, build_raw_profile
 from connector.sandbox.profiles import (
     ENRICH_PLATFORMS,
+    get_charge_key,
     parse_identity,
 )
 from connector.sandbox.server import ServedSandbox
@@ -177,7 +178,7 @@ def create_app(state: SandboxState) -> Flask:
         time.sleep(state.get_latency())
         platform, handle = body["platform"], body["handle"].strip()
         price, config = PRICES[mode], state.config
-        key = f"{platform}:{handle.lower()}"
+        key = get_charge_key(platform, handle)
         options = {
             "image_base_url": request.host_url.rstrip("/"),
             "image_lifetime": config["image_lifetime"],
