@@ -48,7 +48,8 @@ def classify_response(response: httpx.Response) -> None:
         if status == 204 or not text.strip() or _is_json(text):
             return
         raise TransientError(
-            f"{_API} answered HTTP {status} with a non-JSON body ({where}): {_summary(text)}"
+            f"{_API} answered HTTP {status} with a non-JSON body ({where}): {_summary(text)}",
+            status=status,
         )
     if status in _REDIRECTS:
         raise FatalError(
@@ -59,11 +60,13 @@ def classify_response(response: httpx.Response) -> None:
         raise RateLimitedError(
             f"{_API} rate limit reached (HTTP 429)",
             retry_after=parse_retry_after(response.headers.get("retry-after")),
+            status=429,
         )
     if status >= 500 or (_HTML.match(text) and status not in range(400, 500)):
         raise TransientError(
             f"{_API} is unavailable (HTTP {status}, {where}): {_summary(text)}",
             retry_after=parse_retry_after(response.headers.get("retry-after")),
+            status=status,
         )
     message = extract_message(text)
     if status == 402 or (400 <= status < 500 and _NO_CREDITS.search(text)):
@@ -76,7 +79,7 @@ def classify_response(response: httpx.Response) -> None:
     if status == 400 and _NOT_FOUND.search(text):
         raise ProfileNotFoundError(f"no creator found on {_API}: {message}")
     if status == 408:
-        raise TransientError(f"{_API} timed out reading the request (HTTP 408)")
+        raise TransientError(f"{_API} timed out reading the request (HTTP 408)", status=408)
     if status in _REJECTED:
         raise RequestRejectedError(f"{_API} rejected the request (HTTP {status}): {message}")
     raise RequestRejectedError(f"{_API} answered an unexpected HTTP {status} ({where}): {message}")

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from connector.enrich.models import get_price
-from connector.enrich.retry import is_ambiguous
+from connector.enrich.retry import describe_failure, is_ambiguous
 from connector.errors import ConnectorError, FatalError, RetryableError
 from connector.pipeline.context import PipelineServices
 from connector.pipeline.delivery import deliver_ready, mark_records, write_status
@@ -21,12 +21,23 @@ BATCH_MAX_ROWS = 10_000
 # After an upload that may have created (and billed) a batch, its creators stay reserved this
 # long under the batch's name: records of them arriving meanwhile wait instead of paying again,
 # and a human has a day to check the influencers.club dashboard. The batch's own records get
-# `error` (final), so no poll, claim or recovery job requeues them; only a typed retry does.
+# `error` (final), so no poll, claim or recovery job requeues them; only a typed retry does
+# (pipeline/retries.py releases the hold for it).
 UNCONFIRMED_HOLD = timedelta(hours=24)
-UNCONFIRMED_MESSAGE = (
-    "the batch upload timed out and may have been created and billed; check the "
-    "influencers.club dashboard, then type retry to enrich again"
-)
+# The reservation holder of an unconfirmed upload's creators: this prefix + the batch ref.
+UNCONFIRMED_HOLDER = "batch:"
+
+
+def build_unconfirmed_message(error: RetryableError) -> str:
+    """The status text of a record whose batch upload may have been billed.
+
+    It names what happened (``gateway 502``, ``timeout``, ``connection reset``) and the one
+    thing that enriches the record again.
+    """
+    return (
+        f"the batch upload failed ({describe_failure(error)}) and may have been created and "
+        "billed; check the influencers.club dashboard, then type retry to enrich again"
+    )
 
 
 def submit_batches(
@@ -103,13 +114,15 @@ def _fail_create(
     """
     store = services.store
     if isinstance(error, RetryableError) and is_ambiguous(error):
-        store.update_batch(batch.ref, status="failed", error=f"{UNCONFIRMED_MESSAGE} ({error})")
-        store.hand_over_reservations(keys, owner, f"batch:{batch.ref}", UNCONFIRMED_HOLD)
+        message = build_unconfirmed_message(error)
+        store.update_batch(batch.ref, status="failed", error=f"{message} ({error})")
+        holder = f"{UNCONFIRMED_HOLDER}{batch.ref}"
+        store.hand_over_reservations(keys, owner, holder, UNCONFIRMED_HOLD)
         log.error(
             "batch upload unconfirmed",
             extra={"batch_ref": batch.ref, "rows": len(keys), "error": str(error)},
         )
-        _fail_items(services, batch, f"{UNCONFIRMED_MESSAGE} ({error})", retry=False)
+        _fail_items(services, batch, message, retry=False)
         return
     store.update_batch(batch.ref, status="failed", error=f"create failed: {error}")
     store.release(keys, owner)

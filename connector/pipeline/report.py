@@ -28,6 +28,8 @@ class CycleReport:
     quote: float = 0.0
     # Records claimed again while their earlier item still waits or is held (not re-quoted).
     reclaimed: int = 0
+    # Creators of an unconfirmed batch upload enriched again because a human typed retry.
+    retried: int = 0
     routes: dict[str, int] = field(default_factory=lambda: {"single": 0, "batch": 0})
     error: str | None = None
     plan: list[dict[str, Any]] = field(default_factory=list)

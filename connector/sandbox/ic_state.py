@@ -83,11 +83,12 @@ def check_config(values: Mapping[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Fault:
-    """One injected failure for the next /public/ response."""
+    """One injected failure for the next /public/ response (to exactly ``path``, when given)."""
 
     status: int
     delay: float
     html: bool
+    path: str = ""
 
 
 class SandboxState:
@@ -139,20 +140,32 @@ class SandboxState:
             self.balance = float(credits)
 
     def inject_faults(
-        self, status: int, count: int = 1, *, delay: float = 0.0, html: bool = False
+        self,
+        status: int,
+        count: int = 1,
+        *,
+        delay: float = 0.0,
+        html: bool = False,
+        path: str = "",
     ) -> None:
-        """Make the next ``count`` /public/ responses fail with ``status``."""
+        """Make the next ``count`` /public/ responses (to exactly ``path``, when given) fail."""
         if status not in FAULT_STATUSES:
             raise ValueError(f"fault status must be one of {FAULT_STATUSES}")
         if count < 0 or delay < 0:
             raise ValueError("count and delay must be >= 0")
+        if path and not path.startswith("/public/"):
+            raise ValueError("a fault path must start with /public/")
         with self.lock:
-            self.faults.extend(Fault(status, float(delay), bool(html)) for _ in range(count))
+            self.faults.extend(Fault(status, float(delay), bool(html), path) for _ in range(count))
 
-    def take_fault(self) -> Fault | None:
-        """Pop the next injected fault, if any."""
+    def take_fault(self, path: str = "") -> Fault | None:
+        """Pop the first injected fault meant for a request to ``path``, if any."""
         with self.lock:
-            return self.faults.popleft() if self.faults else None
+            for fault in self.faults:
+                if fault.path in ("", path):
+                    self.faults.remove(fault)
+                    return fault
+            return None
 
     def hit_rate_limit(self, key: str, now: float | None = None) -> int | None:
         """Record one request for ``key``; return seconds to wait when the window is full.

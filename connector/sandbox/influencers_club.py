@@ -125,7 +125,7 @@ def create_app(state: SandboxState) -> Flask:
         if not request.path.startswith("/public/"):
             return None
         g.public, g.credits = True, 0.0
-        fault = state.take_fault()
+        fault = state.take_fault(request.path)
         if fault is not None:
             time.sleep(fault.delay)
             if fault.status == 429:
@@ -280,6 +280,7 @@ def register_controls(app: Flask, state: SandboxState) -> None:
                 int(body.get("count", 1)),
                 delay=float(body.get("delay", 0.0)),
                 html=bool(body.get("html", False)),
+                path=str(body.get("path", "")),
             )
         except (ValueError, TypeError) as exc:
             return jsonify({"error": str(exc)}), 400
@@ -322,10 +323,19 @@ class InfluencersClubSandbox(ServedSandbox):
         self.state.configure(**config)
 
     def inject_faults(
-        self, status: int, count: int = 1, *, delay: float = 0.0, html: bool = False
+        self,
+        status: int,
+        count: int = 1,
+        *,
+        delay: float = 0.0,
+        html: bool = False,
+        path: str = "",
     ) -> None:
-        """Make the next ``count`` /public/ responses fail with ``status`` after ``delay``."""
-        self.state.inject_faults(status, count, delay=delay, html=html)
+        """Make the next ``count`` /public/ responses fail with ``status`` after ``delay``.
+
+        With ``path`` only requests to exactly that path fail (e.g. the batch upload).
+        """
+        self.state.inject_faults(status, count, delay=delay, html=html, path=path)
 
     def set_balance(self, credits: float) -> None:
         """Set ``credits_available`` (batches are brought up to date first)."""
