@@ -131,9 +131,13 @@ def test_retry_errors_of_a_hubspot_list(stack: SandboxStack, tmp_path: Path) -> 
     cycle(settings, "crm")
     ids = stack.contact_ids[list_id]
     assert {stack.hubspot.get_contact(i)["ic_status"] for i in ids} == {"error"}
+    named = retry(settings, "crm", "--rows", f"{ids[0]},{ids[1]}", "--rows", ids[2])
+    assert named.exit_code == 0, named.output
+    assert named.stdout.count("retry  contact") == 3
     marked = retry(settings, "crm", "--errors", "--rows", "999")
     assert marked.exit_code == 0, marked.output
     assert "skip   contact 999: not in the list" in marked.stderr
+    assert marked.stdout.count("retry  contact") == 3  # the other three already say retry
     assert {stack.hubspot.get_contact(i)["ic_status"] for i in ids} == {"retry"}
     again = cycle(settings, "crm")
     assert (again.retried, again.routes["batch"], again.routes["single"]) == (6, 6, 0)

@@ -25,9 +25,15 @@ from connector.logs import redact
 _API = "influencers.club"
 _KEY_HINT = "check influencers_club.api_key (mint a key at https://dashboard.influencers.club/api)"
 _NOT_FOUND = re.compile(r"creator_not_found|no data found", re.IGNORECASE)
+# No source shows the body of a refused call at zero balance (reference §4, §10.3) and the
+# live API answered 403, which DRF also uses for permission refusals: whatever its shape
+# (detail / error / message, JSON or text), a 4xx naming a lack of credits is out of credits.
 _NO_CREDITS = re.compile(
-    r"(?<!paused_)insufficient[ _]credits?|not enough credits|out of credits"
-    r"|no credits (?:left|remaining)",
+    r"(?<!paused_)insufficient[ _](?:credits?|balance|funds)"
+    r"|(?:not|n't)(?: have)? enough (?:\w+ )?credits?|out of credits?"
+    r"|(?:no|zero|0) (?:\w+ )?credits? (?:left|remaining|available)"
+    r"|credits? (?:balance )?(?:exhausted|depleted|used up|too low|is zero)"
+    r"|credit (?:limit|quota) (?:reached|exceeded)",
     re.IGNORECASE,
 )
 _HTML = re.compile(r"^\s*(?:<!doctype html|<html|<head|<body|<center|<h1)", re.IGNORECASE)
@@ -74,8 +80,14 @@ def classify_response(response: httpx.Response) -> None:
             f"{_API} balance cannot pay for this call (HTTP {status}): {message}",
             hint="top up credits in the influencers.club dashboard",
         )
-    if status in (401, 403):
-        raise AuthError(f"{_API} rejected the API key (HTTP {status}): {message}", hint=_KEY_HINT)
+    if status == 401:
+        raise AuthError(f"{_API} rejected the API key (HTTP 401): {message}", hint=_KEY_HINT)
+    if status == 403:
+        raise AuthError(
+            f"{_API} refused the call (HTTP 403): {message}",
+            hint="check influencers_club.api_key and that the plan includes API access; a 403 "
+            "can also mean the balance is empty: run connector credits",
+        )
     if status == 400 and _NOT_FOUND.search(text):
         raise ProfileNotFoundError(f"no creator found on {_API}: {message}")
     if status == 408:

@@ -7,15 +7,17 @@ control endpoints under ``/_sandbox/`` mirror the Python methods.
 
 from __future__ import annotations
 
+import math
 import select
 import socket
 import time
+from email.utils import formatdate
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 
 from connector.sandbox import ic_batches, ic_discovery
-from connector.sandbox.ic_state import SandboxState
+from connector.sandbox.ic_state import SandboxState, get_insufficient_body
 from connector.sandbox.images import ImageTokenError, create_images_blueprint, parse_image_token
 from connector.sandbox.payloads import build_profile, build_raw_profile
 from connector.sandbox.profiles import (
@@ -45,13 +47,18 @@ def _gateway_page(status: int) -> Response:
     return Response(body, status=status, content_type="text/html")
 
 
-def _throttled(seconds: int, send_retry_after: bool) -> Response:
+def _throttled(state: SandboxState, seconds: int) -> Response:
     response = jsonify(
         {"detail": f"Request was throttled. Expected available in {seconds} seconds."}
     )
     response.status_code = 429
-    if send_retry_after:
-        response.headers["Retry-After"] = str(seconds)
+    if state.config["send_retry_after"]:
+        # RFC 9110 allows both forms; a date is whole seconds, so round up to keep the promise.
+        response.headers["Retry-After"] = (
+            formatdate(math.ceil(time.time()) + seconds, usegmt=True)
+            if state.use_http_date()
+            else str(seconds)
+        )
     return response
 
 
@@ -129,12 +136,19 @@ def create_app(state: SandboxState) -> Flask:
         if fault is not None:
             time.sleep(fault.delay)
             if fault.status == 429:
-                return _throttled(1, state.config["send_retry_after"])
+                return _throttled(state, 1)
             if fault.html:
                 return _gateway_page(fault.status)
             response = jsonify({"detail": f"Sandbox fault {fault.status}."})
             response.status_code = fault.status
             return response
+        random_fault = state.take_random_fault()
+        if random_fault == 502:
+            # In front of the app, so the backend did nothing: nothing created, nothing billed.
+            return _gateway_page(502)
+        if random_fault == 429:
+            # Another key of the same account used the per-account minute.
+            return _throttled(state, 1 + int(state.rng.random() * 2))
         if not request.path.endswith("/"):
             query = request.query_string.decode()
             location = request.path + "/" + (f"?{query}" if query else "")
@@ -146,7 +160,7 @@ def create_app(state: SandboxState) -> Flask:
             return _unauthorized({"detail": "Token is invalid", "code": "authentication_failed"})
         wait = state.hit_rate_limit(token.strip())
         if wait is not None:
-            return _throttled(wait, state.config["send_retry_after"])
+            return _throttled(state, wait)
         return None
 
     @app.after_request
@@ -167,8 +181,8 @@ def create_app(state: SandboxState) -> Flask:
         return jsonify({"detail": f'Method "{request.method}" not allowed.'}), 405
 
     def insufficient() -> Any:
-        body = {"detail": "Insufficient credits", "code": "insufficient_credits"}
-        return jsonify(body), state.config["insufficient_credits_status"]
+        status = state.config["insufficient_credits_status"]
+        return jsonify(get_insufficient_body(status)), status
 
     def enrich(mode: str) -> Any:
         body = request.get_json(silent=True)

@@ -259,11 +259,12 @@ class HubSpotSource:
     def write_retry(self, *, errors: bool = False, rows: Sequence[str] = ()) -> RetryRequest:
         """Set the status property of list members in ``error`` and/or named to ``retry``.
 
-        ``rows`` are contact ids. The next poll reads them again; the error text is kept.
+        ``rows`` are contact ids (``"1001"``, ``"1001,1002"``). The next poll reads them again;
+        the error text is kept.
         """
         s = self.settings
         members = set(self._client.iter_memberships(self.fetch_list().list_id))
-        named = list(dict.fromkeys(r.strip() for r in rows if r.strip()))
+        named = list(dict.fromkeys(i for r in rows for i in r.replace(",", " ").split()))
         result = RetryRequest(
             skipped=[f"contact {i}: not in the list" for i in named if i not in members]
         )
