@@ -246,6 +246,12 @@ def test_out_of_credits_is_a_403_permission_refusal_with_realistic_faults(sandbo
     assert refused.json() == {"detail": "You do not have enough credits to perform this action."}
     paged = discover(client, "instagram", limit=5)
     assert paged.status_code == 403 and "enough credits" in paged.text
+    sandbox.set_balance(10)
+    sandbox.inject_faults(402, path=FULL)
+    spent_elsewhere = enrich(client, "foundjane")
+    assert spent_elsewhere.status_code == 402
+    assert spent_elsewhere.json()["code"] == "insufficient_credits"
+    assert enrich(client, "foundjane").status_code == 200
 
 
 def test_fault_delay_is_applied(sandbox, client):

@@ -34,6 +34,16 @@ class CycleReport:
     error: str | None = None
     plan: list[dict[str, Any]] = field(default_factory=list)
 
+    def merge(self, other: CycleReport) -> None:
+        """Add ``other``'s counts and credits to this report (the first error is kept)."""
+        for name, value in vars(other).items():
+            mine = getattr(self, name)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                setattr(self, name, mine + value)
+        for route, count in other.routes.items():
+            self.routes[route] = self.routes.get(route, 0) + count
+        self.error = self.error or other.error
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready figures."""
         return {k: v for k, v in self.__dict__.items() if k != "plan"}

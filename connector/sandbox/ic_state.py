@@ -14,7 +14,9 @@ from typing import Any
 from connector.sandbox.images import DEFAULT_SECRET
 from connector.sandbox.profiles import get_fraction
 
-FAULT_STATUSES = (429, 500, 502, 503, 504)
+# 402/403 answer as out of credits: the balance was spent elsewhere (another key of the account)
+# between the connector's balance check and its call.
+FAULT_STATUSES = (402, 403, 429, 500, 502, 503, 504)
 CSV_RESULTS = ("404", "csv")
 WINDOW_SECONDS = 60.0
 

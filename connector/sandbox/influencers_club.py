@@ -137,6 +137,8 @@ def create_app(state: SandboxState) -> Flask:
             time.sleep(fault.delay)
             if fault.status == 429:
                 return _throttled(state, 1)
+            if fault.status in (402, 403):
+                return jsonify(get_insufficient_body(fault.status)), fault.status
             if fault.html:
                 return _gateway_page(fault.status)
             response = jsonify({"detail": f"Sandbox fault {fault.status}."})
