@@ -138,7 +138,9 @@ def create_app(state: SandboxState) -> Flask:
             if fault.status == 429:
                 return _throttled(state, 1)
             if fault.status in (402, 403):
-                return jsonify(get_insufficient_body(fault.status)), fault.status
+                refused = jsonify(get_insufficient_body(fault.status))
+                refused.status_code = fault.status
+                return refused
             if fault.html:
                 return _gateway_page(fault.status)
             response = jsonify({"detail": f"Sandbox fault {fault.status}."})
