@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connector.mapping import build_root, normalise_profile
+from connector.mapping import apply_mapping, build_root, load_mapping, normalise_profile
 from connector.mapping.social import (
     PLATFORM_ORDER,
     parse_handle,
@@ -19,6 +19,9 @@ from connector.mapping.social import (
     select_links,
 )
 from connector.mapping.transforms import TransformEnv, apply_transforms
+from connector.sandbox.payloads import build_profile
+from connector.sandbox.profile_result import get_generation
+from connector.sandbox.profiles import build_creator
 
 SAMPLES = Path(__file__).parent / "data" / "samples"
 CHANNEL = "UCxxxxxxxxxxxxxxxxxxxxxx"
@@ -260,3 +263,28 @@ def test_links_are_canonical_unique_capped_ordered_and_never_the_own_platform(
         assert account is not None
         if account.url not in (strong or []):
             assert account.handle.casefold() in known
+
+
+@pytest.mark.parametrize(
+    ("platform", "generation"),
+    [("youtube", "apr-2026"), ("youtube", "aug-2026"), ("instagram", "aug-2026")],
+)
+def test_the_shipped_mapping_fills_social_links_from_both_sandbox_generations(
+    platform: str, generation: str
+) -> None:
+    mapping = load_mapping(Path(__file__).resolve().parent.parent / "mappings/sheets_default.yaml")
+    filled = 0
+    for i in range(200):
+        creator = build_creator(platform, f"found{i}")
+        if get_generation(creator) != generation:
+            continue
+        profile = build_profile(platform, f"found{i}", not_found_rate=0.0)
+        assert profile is not None
+        others = set(profile.get("creator_has", {})) - {platform}
+        result = apply_mapping(mapping, profile, platform=platform, current={}, last_hashes={})
+        links = result.changes.get("Social Links")
+        assert bool(links) is bool(others), (i, others, links)
+        if links:
+            filled += 1
+            assert all(url.endswith(creator.identity) for url in links.split(", "))
+    assert filled >= 3
