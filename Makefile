@@ -44,6 +44,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check connector tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/connector mappings check --strict mappings/*.yaml
 
 test: lint
 	$(BIN)/pytest

@@ -66,13 +66,22 @@ class OutOfCreditsError(FatalError):
 
 
 class RetryableError(ConnectorError):
-    """A temporary failure; ``retry_after`` is the server's hint in seconds, when it gave one."""
+    """A temporary failure; ``retry_after`` is the server's hint in seconds, when it gave one.
+
+    ``status`` is the HTTP status the remote answered with (None: no answer, e.g. a timeout).
+    """
 
     def __init__(
-        self, message: str, *, retry_after: float | None = None, hint: str | None = None
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        hint: str | None = None,
+        status: int | None = None,
     ) -> None:
         super().__init__(message, hint=hint)
         self.retry_after = retry_after
+        self.status = status
 
 
 class RateLimitedError(RetryableError):

@@ -101,13 +101,24 @@ class Handle:
 
     @property
     def handle_key(self) -> str:
-        """The case-folded handle, used for de-duplication and the ledger."""
+        """The handle as the ledger and de-duplication compare it (channel ids keep their case).
+
+        Handles are case-insensitive on every platform, so they are case-folded; a YouTube
+        channel id (``UC`` + 22 characters) is case-sensitive and kept as given.
+        """
+        if self.platform == "youtube" and is_channel_id(self.value):
+            return self.value
         return self.value.removeprefix("@").casefold()
 
     @property
     def key(self) -> str:
         """``platform:handle_key`` — one creator on one platform."""
         return f"{self.platform}:{self.handle_key}"
+
+
+def is_channel_id(text: str) -> bool:
+    """Whether ``text`` is a YouTube channel id (``UC`` + 22 characters; case-sensitive)."""
+    return _YOUTUBE_CHANNEL.match(text) is not None
 
 
 def parse_platform(text: str | None) -> str | None:

@@ -85,7 +85,12 @@ class Services:
         with self._lock:
             if source_name not in self._mappings:
                 config = self.settings.get_source(source_name)
-                self._mappings[source_name] = load_mapping(_resolve(config.mapping))
+                mapping = load_mapping(_resolve(config.mapping))
+                for warning in mapping.warnings:
+                    log.warning(
+                        "mapping key unknown", extra={"source": source_name, "problem": warning}
+                    )
+                self._mappings[source_name] = mapping
             return self._mappings[source_name]
 
     def get_source(self, name: str) -> Source:

@@ -45,7 +45,8 @@ def test_dashboard_shows_the_demo_and_approves_a_held_run(tmp_path: Path) -> Non
     from playwright.sync_api import sync_playwright
 
     console = Console(stderr=True, force_terminal=False)
-    with running_demo(console=console, data_dir=tmp_path / "demo") as run:
+    # Without faults: a retried upload would be held for approval a second time.
+    with running_demo(console=console, data_dir=tmp_path / "demo", faults="none") as run:
         assert wait_until(
             lambda: (
                 any(s.startswith("awaiting approval") for s in run.statuses()) and run.held_runs()

@@ -46,7 +46,8 @@ def test_check_names_the_yaml_path_and_known_transforms() -> None:
     assert (
         f"{BAD}:8:27: fields[1].transform[1]: unknown transform 'percnt'; did you mean "
         "'percent'? (known: bool, date, datetime, default, enum, first, float, int, join, json, "
-        "lower, map, percent, rehost, round, strip, take, template, truncate, upper, url)"
+        "lower, map, percent, rehost, round, social_links, strip, take, template, truncate, "
+        "upper, url)"
     ) in result.stderr
 
 
@@ -147,3 +148,23 @@ def test_preview_fetches_a_sandbox_creator_of_each_platform(
     assert f"{platform} @demo_{platform}" in result.stdout
     assert "error" not in result.stdout
     assert "1 credit" in result.stderr
+
+
+TYPO = "kind: sheets\nfields:\n  - target: Followers\n    source: '{platform}.folower_count'\n"
+
+
+def test_check_warns_about_an_unknown_payload_key_and_strict_fails(tmp_path: Path) -> None:
+    path = tmp_path / "typo.yaml"
+    path.write_text(TYPO, encoding="utf-8")
+    expected = (
+        f"{path}:4:25: unknown key 'folower_count' in the instagram block; "
+        "did you mean 'follower_count'?"
+    )
+    lenient = invoke("check", str(path))
+    assert lenient.exit_code == 0, lenient.output
+    assert expected in lenient.stderr.splitlines()
+    assert f"{path}: ok (sheets, 1 fields, 1 warning(s): errors with --strict)" in lenient.stdout
+    strict = invoke("check", "--strict", str(path), SHEETS, HUBSPOT)
+    assert strict.exit_code == 1
+    assert expected in strict.stderr.splitlines()
+    assert f"{SHEETS}: ok (sheets, " in strict.stdout

@@ -129,6 +129,46 @@ def test_redirect_is_fatal_with_a_trailing_slash_hint() -> None:
     assert "must end with '/'" in (info.value.hint or "")
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"detail": "You do not have enough credits to perform this action."},
+        {"error": "insufficient_credits"},
+        {"error": {"credits": ["Insufficient credits."]}},
+        {"message": "Not enough credits", "credits_available": 0},
+        {"detail": "You don't have enough credits."},
+        {"detail": "No credits left on this account."},
+        {"error": "Credit balance exhausted"},
+        "Out of credits",
+        [{"msg": "insufficient balance", "loc": ["body"]}],
+    ],
+)
+@pytest.mark.parametrize("status", [402, 403, 400])
+def test_out_of_credits_is_recognised_in_any_body_shape(status: int, body: object) -> None:
+    with pytest.raises(OutOfCreditsError) as info:
+        classify_response(make_response(status, body))
+    assert f"HTTP {status}" in info.value.message
+    assert "top up" in (info.value.hint or "")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"detail": "You do not have permission to perform this action."},
+        {"detail": "Your plan does not include API access."},
+        "",
+        "<html><head><title>403 Forbidden</title></head></html>",
+    ],
+)
+def test_a_403_without_credit_wording_is_an_auth_error_that_mentions_the_balance(
+    body: object,
+) -> None:
+    with pytest.raises(AuthError) as info:
+        classify_response(make_response(403, body))
+    assert "HTTP 403" in info.value.message
+    assert "connector credits" in (info.value.hint or "")
+
+
 def test_auth_error_hint_names_the_api_key_setting() -> None:
     with pytest.raises(AuthError) as info:
         classify_response(make_response(401, {"detail": "Token is invalid"}))

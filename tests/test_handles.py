@@ -113,6 +113,28 @@ def test_key_is_platform_and_casefolded_handle() -> None:
     assert Handle("instagram", "Jane.Example").key == "instagram:jane.example"
 
 
+CHANNEL = "UCX6OQ3DkcsbYNE6H8uQQuVA"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [CHANNEL, f"https://www.youtube.com/channel/{CHANNEL}", f" youtube.com/channel/{CHANNEL}/ "],
+)
+def test_a_youtube_channel_id_keeps_its_case_in_the_key(text: str) -> None:
+    assert parse_handle(text, "youtube").key == f"youtube:{CHANNEL}"
+
+
+def test_channel_ids_differing_in_case_are_two_creators_and_names_stay_casefolded() -> None:
+    other = "UCx6oq3dkcsbyne6h8uqquva"
+    assert parse_handle(CHANNEL, "youtube").key != parse_handle(other, "youtube").key
+    assert parse_handle("@MrBeast", "youtube").key == "youtube:mrbeast"
+    assert parse_handle("MrBeast", "youtube").key == "youtube:mrbeast"
+    # only the exact UC + 22 form is an id; anything else is a case-insensitive name
+    assert parse_handle(CHANNEL.lower(), "youtube").key == f"youtube:{CHANNEL.lower()}"
+    assert parse_handle(f"@{CHANNEL}", "youtube").key == f"youtube:{CHANNEL.lower()}"
+    assert Handle("instagram", CHANNEL).key == f"instagram:{CHANNEL.lower()}"
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

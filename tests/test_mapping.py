@@ -467,7 +467,7 @@ BAD = [
         "kind: sheets\nfields:\n  - target: A\n    source: a\n    transform: [int, percnt]\n",
         "m.yaml:5:22: fields[0].transform[1]: unknown transform 'percnt'; did you mean 'percent'? "
         "(known: bool, date, datetime, default, enum, first, float, int, join, json, lower, map, "
-        "percent, rehost, round, strip, take, template, truncate, upper, url)",
+        "percent, rehost, round, social_links, strip, take, template, truncate, upper, url)",
     ),
     (
         "kind: sheets\nfields:\n  - target: A\n    source: a\n    transform: round(two)\n",
@@ -761,3 +761,18 @@ def test_image_formula_names_the_column_showing_a_rehosted_picture() -> None:
         "m.yaml: column 'Picture' is missing from the sheet header: add column 'Picture' or let "
         "the connector create it"
     ]
+
+
+def test_preview_says_a_present_picture_is_not_rehosted_rather_than_missing() -> None:
+    mapping = mapping_from(
+        "kind: sheets\nfields:\n"
+        "  - {target: Picture, source: '{platform}.profile_picture_hd', transform: [rehost]}\n"
+        "  - {target: Other, source: '{platform}.nothing_here', transform: [rehost]}\n"
+    )
+    profile = {"instagram": {"profile_picture_hd": "https://cdn.example/p.jpg"}}
+    picture, other = preview_mapping(mapping, profile, "instagram")
+    assert picture.value is None
+    assert picture.note == (
+        "not rehosted in preview (picture URL from {platform}.profile_picture_hd)"
+    )
+    assert other.note == "missing: left as is"

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from vocabulary import SAME_AS_FULL, Vocabulary, load_vocabulary
+
+from connector.mapping.vocabulary import SAME_AS_FULL, Vocabulary, load_vocabulary
 
 SAMPLES = Path(__file__).parent / "data" / "samples"
 SAMPLE_PLATFORMS = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,10 @@ import pytest
 from connector.pipeline.batches import poll_batches
 from connector.pipeline.cycle import release_held, run_cycle
 from connector.pipeline.delivery import deliver_ready, flush_outbox
+from connector.pipeline.recovery import resume_stalled
 from connector.sandbox.stack import SandboxStack
 from connector.services import Services, build_services
+from connector.store.models import LedgerKey, NewWork
 
 
 @pytest.fixture
@@ -158,6 +161,40 @@ def test_many_handles_go_to_one_batch(stack: SandboxStack, tmp_path: Path) -> No
     assert stats["credits_charged"] == 60.0
 
 
+@pytest.mark.parametrize("route", ["single", "batch"])
+def test_youtube_channel_ids_keep_their_case_through_ledger_and_batches(
+    stack: SandboxStack, tmp_path: Path, route: str
+) -> None:
+    stack.ic.configure(batch_rows_per_second=500, batch_queued_seconds=0.1)
+    channel, other = "UCX6OQ3DkcsbYNE6H8uQQuVA", "UCx6oq3dkcsbyne6h8uqquva"
+    key = stack.seed_sheet(
+        [
+            [channel, "youtube", ""],
+            [f"https://www.youtube.com/channel/{channel}", "", ""],
+            [other, "youtube", ""],
+            ["@Found_Tube", "youtube", ""],
+            ["@found_tube", "youtube", ""],
+        ]
+    )
+    threshold = 2 if route == "batch" else 50
+    services = build(stack, tmp_path, [sheet_source(key)], pipeline={"batch_threshold": threshold})
+    try:
+        report = run_cycle(services, "leads")
+        assert report.routes[route] == 3
+        assert report.duplicates == 2
+        finish_batches(services)
+        ledger = set(services.store.fetch_ledger_handles("youtube"))
+    finally:
+        services.close()
+    assert ledger == {channel, other, "found_tube"}
+    stats = stack.ic.stats()
+    assert stats["credits_charged"] == 3.0
+    assert sorted(stats["charges"]) == sorted(
+        [f"youtube:{channel}", f"youtube:{other}", "youtube:@found_tube"]
+    )
+    assert [r["IC Status"] for r in sheet_rows(stack, key)] == ["enriched"] * 5
+
+
 def test_work_beyond_the_balance_is_held_then_released(stack: SandboxStack, tmp_path: Path) -> None:
     stack.ic.set_balance(1.0)
     key = stack.seed_sheet([["found_gina", "instagram", ""], ["found_hank", "instagram", ""]])
@@ -249,4 +286,38 @@ def test_a_held_run_records_the_savings_of_records_served_while_it_waits(
     assert held.held == 3
     assert run is not None and run.status == "awaiting_approval"
     assert run.credits_saved == 1.0
+    assert stack.ic.stats()["credits_charged"] == 1.0
+
+
+def test_stalled_work_is_resumed_and_paid_to_the_run_it_came_with(
+    stack: SandboxStack, tmp_path: Path
+) -> None:
+    key = stack.seed_sheet([["found_stall", "instagram", ""]])
+    services = build(stack, tmp_path, [sheet_source(key)])
+    try:
+        # A worker claimed the row and stored its work, then died before paying for it.
+        (record,) = services.get_source("leads").fetch_pending(claim=True)
+        run_id = services.store.start_run("leads")
+        services.store.add_work(
+            [
+                NewWork(
+                    source="leads",
+                    record_key=record.key,
+                    identity=record.identity,
+                    key=LedgerKey("instagram", "found_stall"),
+                    handle_value="found_stall",
+                    run_id=run_id,
+                )
+            ]
+        )
+    finally:
+        services.close()
+    later = build_services(services.settings, clock=lambda: datetime.now(UTC) + timedelta(hours=1))
+    try:
+        report = resume_stalled(later)
+        run = later.store.get_run(run_id)
+    finally:
+        later.close()
+    assert (report.records, report.credits_spent) == (1, 1.0)
+    assert run is not None and run.credits_spent == 1.0
     assert stack.ic.stats()["credits_charged"] == 1.0

@@ -277,3 +277,86 @@ def test_a_failed_resume_leaves_the_batch_paused_for_the_next_poll(
         services.close()
     assert {s for s, _ in statuses(stack, list_id)} == {"enriched"}
     assert stack.ic.stats()["credits_charged"] == 60.0
+
+
+BATCH_CREATE = "/public/v1/enrichment/batch/"
+
+
+def leads(key: str) -> list[dict[str, Any]]:
+    return [{"name": "leads", "type": "sheets", "spreadsheet": key, "platform": "instagram"}]
+
+
+def sheet_statuses(stack: SandboxStack, key: str) -> list[tuple[str, str]]:
+    values = stack.sheets.get_values(key, "Sheet1")
+    header = [str(h) for h in values[0]]
+    rows = [dict(zip(header, r + [""] * len(header), strict=False)) for r in values[1:]]
+    return [(str(r["IC Status"]), str(r["IC Error"])) for r in rows]
+
+
+def test_a_gateway_502_on_the_upload_is_named_and_a_typed_retry_enriches_again(
+    stack: SandboxStack, tmp_path: Path
+) -> None:
+    handles = [f"found_gate{i}" for i in range(6)]
+    key = stack.seed_sheet([[h, "", ""] for h in handles])
+    stack.ic.inject_faults(502, html=True, path=BATCH_CREATE)
+    services = build(stack, tmp_path, leads(key), pipeline={"batch_threshold": 5})
+    try:
+        first = run_cycle(services, "leads")
+        assert first.routes["batch"] == 6
+        message = (
+            "the batch upload failed (gateway 502) and may have been created and billed; check "
+            "the influencers.club dashboard, then type retry to enrich again"
+        )
+        assert sheet_statuses(stack, key) == [("error", message)] * 6
+        # Another row of a held creator waits for the hold; it is not a retry.
+        stack.sheets.append_rows(key, "Sheet1", [["@found_gate0", "", ""]])
+        waiting = run_cycle(services, "leads")
+        assert (waiting.records, waiting.waiting, waiting.credits_spent) == (1, 1, 0.0)
+        # A human checked the dashboard (no batch there) and typed retry into two rows.
+        stack.sheets.set_cells(key, "Sheet1", {"D2": "retry", "D3": "retry"})
+        again = run_cycle(services, "leads")
+        finish_batches(services)
+    finally:
+        services.close()
+    assert (again.records, again.retried, again.routes["single"]) == (2, 2, 2)
+    assert again.credits_spent == 2.0
+    rows = sheet_statuses(stack, key)
+    assert [s for s, _ in rows] == ["enriched", "enriched"] + ["error"] * 4 + ["enriched"]
+    stats = stack.ic.stats()
+    assert stats["requests_by_endpoint"].get("batch_create") == 1
+    assert stats["credits_charged"] == 2.0
+    assert sorted(stats["charges"]) == ["instagram:found_gate0", "instagram:found_gate1"]
+
+
+@pytest.mark.parametrize(
+    ("failure", "named"),
+    [
+        (httpx.ReadTimeout("read"), "timeout"),
+        (
+            httpx.RemoteProtocolError("Server disconnected without sending a response."),
+            "connection reset",
+        ),
+        (httpx.ReadError("[Errno 104] Connection reset by peer"), "connection reset"),
+    ],
+)
+def test_an_ambiguous_upload_names_a_timeout_or_a_reset(
+    stack: SandboxStack, tmp_path: Path, failure: Exception, named: str
+) -> None:
+    def lose(client: Any, *args: Any, **kwargs: Any) -> Any:
+        raise TransientError("influencers.club did not answer") from failure
+
+    key = stack.seed_sheet([[f"found_lost{i}", "", ""] for i in range(6)])
+    services = build(
+        stack,
+        tmp_path,
+        leads(key),
+        pipeline={"batch_threshold": 5},
+        wrap=lambda client: FlakyClient(client, "create_batch", lose),
+    )
+    try:
+        run_cycle(services, "leads")
+    finally:
+        services.close()
+    for status, error in sheet_statuses(stack, key):
+        assert status == "error"
+        assert error.startswith(f"the batch upload failed ({named}) and may have been created")

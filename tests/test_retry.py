@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connector.enrich.retry import PaidCallRule, is_ambiguous
+from connector.enrich.retry import PaidCallRule, describe_failure, is_ambiguous
 from connector.errors import (
     ProfileNotFoundError,
     RateLimitedError,
@@ -115,3 +115,20 @@ def test_a_batch_upload_that_may_have_arrived_is_never_sent_again() -> None:
 def test_a_call_that_cannot_have_been_billed_is_retried_normally(error: RetryableError) -> None:
     assert not is_ambiguous(error)
     assert PaidCallRule(ambiguous_retries=0).build_check(lambda: 0.0)(error) is True
+
+
+@pytest.mark.parametrize(
+    ("error", "named"),
+    [
+        (TransientError("502", status=502), "gateway 502"),
+        (TransientError("504", status=504), "gateway 504"),
+        (TransientError("500", status=500), "HTTP 500"),
+        (sent(TransientError("t"), httpx.ReadTimeout("read")), "timeout"),
+        (sent(TransientError("r"), httpx.ReadError("[Errno 104] reset")), "connection reset"),
+        (sent(TransientError("c"), httpx.RemoteProtocolError("disconnected")), "connection reset"),
+        (sent(TransientError("x"), httpx.ConnectError("refused")), "connection refused"),
+        (TransientError("unknown"), "connection failed"),
+    ],
+)
+def test_a_failure_is_named_in_a_few_words(error: RetryableError, named: str) -> None:
+    assert describe_failure(error) == named

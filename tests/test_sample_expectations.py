@@ -9,18 +9,17 @@ from typing import Any
 
 import pytest
 import yaml
-from jmespath.parser import Parser
-from vocabulary import load_vocabulary
 
 from connector.mapping import (
     FieldOutcome,
     MappingResult,
     TransformContext,
     apply_mapping,
-    expand_source,
     load_mapping,
     normalise_profile,
 )
+from connector.mapping.source_paths import PLACEHOLDER, read_paths
+from connector.mapping.vocabulary import load_vocabulary
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data"
@@ -29,14 +28,7 @@ DEFAULT_MAPPINGS = ("sheets_default.yaml", "hubspot_contacts.yaml")
 TABLE: dict[str, Any] = yaml.safe_load(
     (DATA / "sample_expectations.yaml").read_text(encoding="utf-8")
 )
-PENDING = {
-    (p["sample"], p["mapping"], p["target"]): (
-        f"needs transform {p['needs']} (tests/data/MAPPING_NOTES.md): {p['why']}"
-    )
-    for p in TABLE["pending"]
-}
 ENRICHED_AT = "2026-04-29T12:00:00Z"
-PLACEHOLDER = "platform__"
 
 
 def rehost(url: str) -> str:
@@ -70,16 +62,9 @@ def cases() -> list[Any]:
     for sample, spec in TABLE["samples"].items():
         for mapping in DEFAULT_MAPPINGS:
             for target, expected in spec[mapping].items():
-                reason = PENDING.get((sample, mapping, target))
-                marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
                 params.append(
                     pytest.param(
-                        sample,
-                        mapping,
-                        target,
-                        expected,
-                        id=f"{sample}-{mapping}-{target}",
-                        marks=marks,
+                        sample, mapping, target, expected, id=f"{sample}-{mapping}-{target}"
                     )
                 )
     return params
@@ -91,8 +76,6 @@ def test_the_table_has_every_target_of_both_default_mappings_for_every_sample() 
         for mapping in DEFAULT_MAPPINGS:
             targets = [f.target for f in load_mapping(MAPPINGS / mapping).fields]
             assert list(spec[mapping]) == targets, (sample, mapping)
-    for key in PENDING:
-        assert key[2] in TABLE["samples"][key[0]][key[1]], key
 
 
 @pytest.mark.parametrize(("sample", "mapping", "target", "expected"), cases())
@@ -124,51 +107,13 @@ def test_a_real_sample_maps_without_errors_or_notes(sample: str, mapping: str) -
     assert result.notes == []
 
 
-def read_paths(node: dict[str, Any], base: tuple[str, ...] | None) -> list[tuple[str, ...]]:
-    """The payload key paths a JMESPath AST reads; ``base`` is where the current node sits."""
-    paths, _ = _read(node, base)
-    return paths
-
-
-def _read(
-    node: dict[str, Any], base: tuple[str, ...] | None
-) -> tuple[list[tuple[str, ...]], tuple[str, ...] | None]:
-    kind, children = node["type"], node["children"]
-    if kind == "field":
-        if base is None:
-            return [], None
-        path = (*base, node["value"])
-        return [path], path
-    if kind == "subexpression":  # n-ary: a.b.c is one node with three children
-        paths: list[tuple[str, ...]] = []
-        for child in children:
-            found, base = _read(child, base)
-            paths += found
-        return paths, base
-    if kind in ("index_expression", "projection", "filter_projection", "pipe"):
-        left_paths, left = _read(children[0], base)
-        right_paths, right = _read(children[1], left)
-        extra = read_paths(children[2], left) if kind == "filter_projection" else []
-        return left_paths + right_paths + extra, right
-    if kind == "flatten":
-        return _read(children[0], base)
-    if kind in ("index", "slice", "identity", "current"):
-        return [], base
-    if kind == "value_projection":
-        return _read(children[0], base)[0], None
-    # lists, objects, boolean operators, functions and comparisons: every operand reads from
-    # the current node; what they build is no longer a payload position.
-    return [p for child in children for p in read_paths(child, base)], None
-
-
 def source_paths(mapping: str) -> list[tuple[str, str, tuple[str, ...]]]:
     found = []
     for spec in load_mapping(MAPPINGS / mapping).fields:
         for source in spec.sources:
             if source.startswith("$"):
                 continue
-            tree = Parser().parse(expand_source(source, PLACEHOLDER)).parsed
-            found.extend((spec.target, source, path) for path in read_paths(tree, ()))
+            found.extend((spec.target, source, path) for path in read_paths(source))
     return found
 
 
@@ -177,31 +122,12 @@ def is_documented(path: tuple[str, ...]) -> bool:
     vocabulary = load_vocabulary()
     platforms = sorted(vocabulary.tier("full")["blocks"])
     return any(
-        vocabulary.knows_path(
-            [platform if k == PLACEHOLDER else k for k in path], platform=platform
-        )
+        vocabulary.knows_path([k.replace(PLACEHOLDER, platform) for k in path], platform=platform)
         for platform in platforms
     )
 
 
-def test_source_paths_are_read_from_the_ast() -> None:
-    tree = (
-        Parser()
-        .parse(
-            expand_source("[ai_niches[].niche, {platform}.income.min, x[?p != 'y'].q]", PLACEHOLDER)
-        )
-        .parsed
-    )
-    assert read_paths(tree, ()) == [
-        ("ai_niches",),
-        ("ai_niches", "niche"),
-        (PLACEHOLDER,),
-        (PLACEHOLDER, "income"),
-        (PLACEHOLDER, "income", "min"),
-        ("x",),
-        ("x", "q"),
-        ("x", "p"),
-    ]
+def test_documented_paths() -> None:
     assert not is_documented((PLACEHOLDER, "folower_count"))
     assert is_documented((PLACEHOLDER, "displayName"))  # twitch only, §7.1
     assert not is_documented(("instagram", "email"))  # only older 3P captures (§7.2)

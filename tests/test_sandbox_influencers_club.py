@@ -6,6 +6,8 @@ import json
 import socket
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -176,6 +178,80 @@ def test_injected_faults_answer_the_next_requests_then_stop(sandbox, client):
     throttled = client.get(CREDITS)
     assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "1"
     assert client.get(CREDITS).status_code == 200
+
+
+def test_an_injected_fault_with_a_path_waits_for_a_request_to_that_path(sandbox, client):
+    sandbox.inject_faults(502, html=True, path=BATCH)
+    assert client.get(CREDITS).status_code == 200
+    assert upload(client, "handle\nfoundjane\n", platform="instagram").status_code == 502
+    assert upload(client, "handle\nfoundjane\n", platform="instagram").status_code == 201
+    with pytest.raises(ValueError, match="/public/"):
+        sandbox.inject_faults(502, path="/elsewhere/")
+
+
+def test_realistic_faults_preset_and_explicit_keys_win(sandbox):
+    sandbox.configure(faults="realistic", cold_rate=0.0)
+    config = sandbox.state.config
+    assert config["faults"] == "realistic"
+    assert (config["gateway_error_rate"], config["throttle_rate"]) == (0.02, 0.005)
+    assert config["retry_after_format"] == "both"
+    assert config["insufficient_credits_status"] == 403
+    assert config["cold_rate"] == 0.0
+    sandbox.configure(faults="none")
+    assert config["gateway_error_rate"] == 0.0 and config["insufficient_credits_status"] == 402
+    for bad in ({"faults": "chaos"}, {"retry_after_format": "minutes"}, {"fault_seed": 1.5}):
+        with pytest.raises(ValueError):
+            sandbox.configure(**bad)
+
+
+def test_random_gateway_502s_hit_any_call_and_neither_create_nor_bill(sandbox, client):
+    sandbox.configure(gateway_error_rate=1.0)
+    for response in (
+        client.get(CREDITS),
+        enrich(client, "foundjane"),
+        upload(client, "handle\nfoundjane\n", platform="instagram"),
+        client.get(f"{BATCH}bch_nope/status/"),
+    ):
+        assert response.status_code == 502
+        assert response.headers["Content-Type"].startswith("text/html")
+        assert "<title>502 Bad Gateway</title>" in response.text
+    stats = sandbox.stats()
+    assert (stats["credits_used"], stats["batches"]) == (0, 0)
+    sandbox.configure(gateway_error_rate=0.02, fault_seed=7)
+    statuses = [client.get(CREDITS).status_code for _ in range(250)]
+    assert 1 <= statuses.count(502) <= 15 and set(statuses) == {200, 502}
+
+
+@pytest.mark.parametrize("form", ["seconds", "date", "both"])
+def test_retry_after_comes_as_seconds_or_as_an_http_date(sandbox, client, form):
+    sandbox.configure(throttle_rate=1.0, retry_after_format=form, fault_seed=3)
+    values = [client.get(CREDITS).headers["Retry-After"] for _ in range(12)]
+    seconds = [v for v in values if v.isdigit()]
+    dates = [parsedate_to_datetime(v) for v in values if not v.isdigit()]
+    assert all(1 <= int(v) <= 2 for v in seconds)
+    now = datetime.now(UTC)
+    assert all(now <= d <= now + timedelta(seconds=4) for d in dates)
+    expected = {"seconds": (12, 0), "date": (0, 12)}.get(form)
+    if expected:
+        assert (len(seconds), len(dates)) == expected
+    else:
+        assert seconds and dates
+
+
+def test_out_of_credits_is_a_403_permission_refusal_with_realistic_faults(sandbox, client):
+    sandbox.configure(faults="realistic", gateway_error_rate=0.0, throttle_rate=0.0, cold_rate=0)
+    sandbox.set_balance(0)
+    refused = enrich(client, "foundjane")
+    assert refused.status_code == 403
+    assert refused.json() == {"detail": "You do not have enough credits to perform this action."}
+    paged = discover(client, "instagram", limit=5)
+    assert paged.status_code == 403 and "enough credits" in paged.text
+    sandbox.set_balance(10)
+    sandbox.inject_faults(402, path=FULL)
+    spent_elsewhere = enrich(client, "foundjane")
+    assert spent_elsewhere.status_code == 402
+    assert spent_elsewhere.json()["code"] == "insufficient_credits"
+    assert enrich(client, "foundjane").status_code == 200
 
 
 def test_fault_delay_is_applied(sandbox, client):

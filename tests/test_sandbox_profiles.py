@@ -12,11 +12,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from connector.mapping.vocabulary import load_vocabulary
 from connector.sandbox import images
 from connector.sandbox.payloads import build_profile, build_raw_profile
+from connector.sandbox.profile_result import APRIL, AUGUST, SUMMARY_PLATFORMS, get_generation
 from connector.sandbox.profiles import (
     DISCOVERY_PLATFORMS,
+    ENRICH_PLATFORMS,
     UNIVERSE_SIZE,
+    build_creator,
     get_stats,
     get_universe,
     has_email,
@@ -145,9 +149,20 @@ def test_profiles_are_deterministic(platform: str, handle: str):
     assert json.dumps(first) == json.dumps(again)
 
 
+def handles_of(platform: str, generation: str, count: int = 1) -> list[str]:
+    """``count`` sandbox handles whose creator on ``platform`` answers in ``generation``."""
+    found = []
+    for i in range(1000):
+        if get_generation(build_creator(platform, f"found{i}", now=NOW)) == generation:
+            found.append(f"found{i}")
+            if len(found) == count:
+                return found
+    raise AssertionError(f"no {generation} creator on {platform}")
+
+
 def test_youtube_and_twitch_blocks_follow_the_reference_key_lists():
     youtube = build_profile("youtube", "foundchannel", now=NOW)
-    twitch = build_profile("twitch", "foundstreamer", now=NOW)
+    twitch = build_profile("twitch", handles_of("twitch", APRIL)[0], now=NOW)
     assert youtube is not None and twitch is not None
     yt = youtube["youtube"]
     for key in ("subscriber_count", "custom_url", "engagement_percent_long",
@@ -224,6 +239,9 @@ def test_discovery_universe_is_unique_and_enrichable(platform: str):
         result = build_profile(platform, handle, not_found_rate=1.0)
         assert result is not None
         block = result[platform]
+        if platform == "onlyfans":
+            assert block == {}  # no real response or reference key list shows its keys
+            continue
         followers = block.get(
             "follower_count", block.get("subscriber_count", block.get("total_followers"))
         )
@@ -284,3 +302,88 @@ def test_rendered_images_are_valid_and_unique_per_creator():
     assert len(big) > 6_000_000
     page, mistyped = images.render_image(images.ImageRef("instagram", "foundbadpic", "sd", 0))
     assert mistyped == "image/jpeg" and page.startswith(b"<html>")
+
+
+# -- both payload generations, and nothing a real payload or the reference does not show ----
+
+
+@pytest.mark.parametrize("platform", ENRICH_PLATFORMS)
+@settings(max_examples=25, deadline=None)
+@given(handle=handles, audience=st.booleans(), lookalikes=st.booleans())
+def test_every_key_the_sandbox_emits_is_one_a_real_payload_or_the_reference_lists(
+    platform: str, handle: str, audience: bool, lookalikes: bool
+):
+    vocabulary = load_vocabulary()
+    full = build_profile(
+        platform,
+        f"found{handle}",
+        include_audience_data=audience,
+        include_lookalikes=lookalikes,
+        now=NOW,
+    )
+    raw = build_raw_profile(platform, f"found{handle}", now=NOW)
+    assert full is not None and raw is not None
+    assert vocabulary.unknown_paths(full, platform=platform) == []
+    assert vocabulary.unknown_paths(raw, platform=platform, tier="raw") == []
+
+
+def link_keys(result: dict[str, Any]) -> set[str]:
+    return {k for k in result if k.endswith("_link")}
+
+
+@pytest.mark.parametrize("platform", ["instagram", "twitter", "twitch"])
+def test_april_calls_of_instagram_x_and_twitch_carry_only_email_at_the_top(platform: str):
+    for handle in handles_of(platform, APRIL, 5):
+        result = build_profile(platform, handle, now=NOW)
+        assert result is not None
+        assert set(result) == {platform, "email", "email_type"}
+
+
+@pytest.mark.parametrize("platform", ["tiktok", "youtube"])
+def test_april_calls_of_tiktok_and_youtube_carry_the_identity_set_without_links(platform: str):
+    summaries = set()
+    for handle in handles_of(platform, APRIL, 20):
+        result = build_profile(platform, handle, now=NOW)
+        assert result is not None
+        assert {"first_name", "creator_has", "links_in_bio", "other_links"} <= set(result)
+        assert link_keys(result) == set()
+        assert ("ai_niches" in result) is (platform == "youtube")
+        summaries |= set(result) & set(SUMMARY_PLATFORMS) - {platform}
+    # Like the YouTube sample: other accounts show as summary blocks on YouTube calls only.
+    assert bool(summaries) is (platform == "youtube")
+
+
+@pytest.mark.parametrize("platform", ["instagram", "youtube", "tiktok", "twitter", "twitch"])
+def test_august_calls_carry_the_identity_set_links_and_summary_blocks(platform: str):
+    summaries = set()
+    for handle in handles_of(platform, AUGUST, 20):
+        result = build_profile(platform, handle, now=NOW)
+        assert result is not None
+        assert {"first_name", "creator_has", f"{platform}_link"} <= set(result)
+        linked = {k.removesuffix("_link") for k in link_keys(result)} - {platform}
+        assert set(result) & set(SUMMARY_PLATFORMS) - {platform} == linked & set(SUMMARY_PLATFORMS)
+        summaries |= linked
+    assert summaries, "no creator with accounts on other platforms"
+
+
+def test_each_creator_answers_in_one_generation_and_both_occur():
+    for platform in ("instagram", "youtube"):
+        seen = {get_generation(build_creator(platform, f"found{i}", now=NOW)) for i in range(40)}
+        assert seen == {APRIL, AUGUST}
+    creator = build_creator("instagram", "found7", now=NOW)
+    assert get_generation(creator) == get_generation(build_creator("instagram", "@FOUND7"))
+
+
+def test_youtube_keys_have_the_real_shapes():
+    result = build_profile("youtube", "foundchannel", now=NOW)
+    assert result is not None
+    block = result["youtube"]
+    assert "has_merch" not in block
+    (months,) = block["posts_per_month"].values()
+    assert set(months) <= {
+        "january", "february", "march", "april", "may", "june", "july", "august",
+        "september", "october", "november", "december",
+    }  # fmt: skip
+    thumbnails = block["post_data"][0]["media"]["thumbnails"]
+    assert set(thumbnails) == {"default", "medium", "high", "standard", "maxres"}
+    assert all(isinstance(url, str) for url in thumbnails.values())

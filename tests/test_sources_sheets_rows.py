@@ -36,10 +36,12 @@ from connector.sources.sheets.rows import (
     is_pending,
     parse_claim,
     parse_layout,
+    parse_row_numbers,
     plan_new_columns,
     quote_title,
     row_range,
     select_pending,
+    select_retry_rows,
     skip_backfill,
 )
 
@@ -297,3 +299,40 @@ def test_check_layout_names_missing_and_duplicate_columns() -> None:
     assert check_layout(
         parse_layout([]), where="w", handle_column="Handle", platform_column=None, wanted=[]
     ) == ["w is empty (put column names such as 'Handle' there)"]
+
+
+@pytest.mark.parametrize(
+    ("specs", "rows"),
+    [
+        (["7"], [7]),
+        (["7,9-11"], [7, 9, 10, 11]),
+        (["9-10", "7", "10"], [9, 10, 7]),
+        (["2 3"], [2, 3]),
+    ],
+)
+def test_row_numbers_and_ranges_are_read(specs: list[str], rows: list[int]) -> None:
+    assert parse_row_numbers(specs) == rows
+
+
+@pytest.mark.parametrize("spec", ["x", "0", "5-3", "3-", "-3", "2.5"])
+def test_a_bad_row_spec_is_refused(spec: str) -> None:
+    with pytest.raises(ValueError, match="is not a row number or range"):
+        parse_row_numbers([spec])
+
+
+def test_retry_rows_are_errors_or_named_and_never_a_live_claim() -> None:
+    live = format_claim("queued", "abcdef12", 1000)
+    lapsed = format_claim("enriching", "ab12cd34", 1)
+    handles = ["a", "b", "c", "", "e", "f"]
+    statuses = ["error", "enriched", live, "error", lapsed, "ERROR "]
+    snapshot = Snapshot(parse_layout(["Handle", "IC Status"]), 2, {1: handles, 2: statuses})
+    chosen, skipped = select_retry_rows(
+        snapshot, 1, 2, errors=True, rows=[3, 4, 6, 1, 99], now=1100, lease=900
+    )
+    assert chosen == [2, 3, 6, 7]
+    assert skipped == [
+        "row 4: being worked on (queued)",
+        "row 5: no handle",
+        "row 1: the header row or above",
+        "row 99: past the last row",
+    ]

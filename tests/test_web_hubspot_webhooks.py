@@ -156,7 +156,22 @@ def test_redeliveries_are_deduplicated(store: Store) -> None:
     [
         ({"subscriptionType": "contact.propertyChange", "propertyName": "ig"}, ["1001"], []),
         ({"subscriptionType": "contact.propertyChange", "propertyName": "tiktok"}, [], ["1001"]),
-        ({"subscriptionType": "contact.propertyChange", "propertyName": "ic_status"}, [], []),
+        # a human typed retry into the status: every source reading that status looks again
+        (
+            {"subscriptionType": "contact.propertyChange", "propertyName": "ic_status"},
+            ["1001"],
+            ["1001"],
+        ),
+        (
+            {
+                "subscriptionType": "contact.propertyChange",
+                "propertyName": "ic_status",
+                "changeSource": "INTEGRATION",
+                "sourceId": str(APP_ID),
+            },
+            [],
+            [],
+        ),
         (
             {
                 "subscriptionType": "object.propertyChange",

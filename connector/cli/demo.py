@@ -34,6 +34,14 @@ def demo_command(keep_running: bool, as_json: bool, data_dir: Path | None, timeo
             err=True,
         )
         sys.exit(1)
+    if not summary.reconciled:
+        click.echo(
+            f"error: the credits do not reconcile: the connector reports "
+            f"{summary.credits_reported:g}, the sandbox billed {summary.sandbox_charged:g} "
+            f"({summary.creators_charged_twice} creator(s) charged twice)",
+            err=True,
+        )
+        sys.exit(1)
 
 
 COMMANDS = [demo_command]

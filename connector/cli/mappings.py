@@ -36,22 +36,38 @@ def mappings_group() -> None:
 
 @mappings_group.command("check")
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Treat payload keys no documented payload has as errors, not warnings.",
+)
 @handle_errors
-def check_command(files: tuple[str, ...]) -> None:
-    """Validate mapping FILES (default: mappings/*.yaml); exit 1 listing every problem."""
+def check_command(files: tuple[str, ...], strict: bool) -> None:
+    """Validate mapping FILES (default: mappings/*.yaml); exit 1 listing every problem.
+
+    A payload key that no real response or reference key list shows (a typo such as
+    {platform}.folower_count) is a warning, or an error with --strict.
+    """
     paths = list(files) or sorted(str(p) for p in Path("mappings").glob("*.yaml"))
     if not paths:
         raise ConfigError(["no mapping files given and none found in ./mappings"])
     failed = False
     for path in paths:
         try:
-            mapping = load_mapping(path)
+            mapping = load_mapping(path, strict=strict)
         except MappingError as exc:
             failed = True
             for problem in exc.problems:
                 click.echo(problem, err=True)
             continue
-        click.echo(f"{path}: ok ({mapping.kind}, {len(mapping.fields)} fields)")
+        for warning in mapping.warnings:
+            click.echo(warning, err=True)
+        warned = (
+            f", {len(mapping.warnings)} warning(s): errors with --strict"
+            if mapping.warnings
+            else ""
+        )
+        click.echo(f"{path}: ok ({mapping.kind}, {len(mapping.fields)} fields{warned})")
     if failed:
         raise SystemExit(1)
 

@@ -39,6 +39,7 @@ def start_influencers_club(options: dict[str, Any]) -> Started:
         port=options["port"],
         latency=options["latency"],
         jitter=options["jitter"],
+        faults=options.get("faults", "none"),
     ).start()
     lines = [
         f"api key: {sandbox.api_key}",
@@ -126,6 +127,14 @@ def sandbox_group() -> None:
 @click.option("--latency", default=0.0, show_default=True, help="Seconds added to enrich calls.")
 @click.option("--jitter", default=0.0, show_default=True, help="Uniform ± seconds on latency.")
 @click.option(
+    "--faults",
+    type=click.Choice(["none", "realistic"]),
+    default="none",
+    show_default=True,
+    help="influencers.club faults: realistic = random gateway 502s, 429s with Retry-After in "
+    "both forms, cold Full calls answering 504 once, out of credits as 403.",
+)
+@click.option(
     "--only",
     "names",
     multiple=True,
@@ -133,7 +142,13 @@ def sandbox_group() -> None:
     help="Start only these sandboxes (default: all).",
 )
 def serve_command(
-    port: int, api_key: str, balance: float, latency: float, jitter: float, names: tuple[str, ...]
+    port: int,
+    api_key: str,
+    balance: float,
+    latency: float,
+    jitter: float,
+    faults: str,
+    names: tuple[str, ...],
 ) -> None:
     """Start the sandboxes, print their URLs and settings, and serve until Ctrl-C."""
     options = {
@@ -142,6 +157,7 @@ def serve_command(
         "balance": balance,
         "latency": latency,
         "jitter": jitter,
+        "faults": faults,
     }
     started = [STARTERS[name](options) for name in (names or sorted(STARTERS))]
     try:

@@ -32,6 +32,7 @@ from connector.demo.data import (
     SHEET_ROWS,
     build_demo_settings,
 )
+from connector.demo.faults import BATCH_UPLOAD_PATH, answer_unconfirmed, count_faults
 from connector.sandbox.receivers import SlackReceiver, WebhookReceiver
 from connector.sandbox.server import LoopbackServer
 from connector.sandbox.stack import SandboxStack
@@ -55,6 +56,13 @@ class DemoSummary:
     discovered: int = 0
     discovery_credits: float = 0.0
     alerts_sent: int = 0
+    faults: str = "none"
+    faults_seen: dict[str, int] = field(default_factory=dict)
+    retries_typed: int = 0
+    credits_reported: float = 0.0
+    sandbox_charged: float = 0.0
+    creators_charged_twice: int = 0
+    reconciled: bool = False
     api_calls: dict[str, int] = field(default_factory=dict)
     pictures_rehosted: int = 0
     pictures_serving_after_expiry: int = 0
@@ -121,6 +129,7 @@ class DemoRun:
     token: str
     work_dir: Path
     summary: DemoSummary
+    config_path: Path | None = None
 
     def statuses(self) -> list[str]:
         """The status of every seeded record (sheet rows, then contacts)."""
@@ -146,8 +155,14 @@ class DemoRun:
 
 
 @contextmanager
-def running_demo(*, console: Console, data_dir: Path | None = None) -> Iterator[DemoRun]:
-    """Start sandboxes, receivers, the web app and a worker process; stop them on exit."""
+def running_demo(
+    *, console: Console, data_dir: Path | None = None, faults: str = "realistic"
+) -> Iterator[DemoRun]:
+    """Start sandboxes, receivers, the web app and a worker process; stop them on exit.
+
+    With ``faults="realistic"`` the influencers.club sandbox answers like the live API on a bad
+    day (random gateway 502s, 429s, cold 504s) and the first batch upload meets a gateway 502.
+    """
     work_dir = Path(data_dir or tempfile.mkdtemp(prefix="connector-demo-"))
     work_dir.mkdir(parents=True, exist_ok=True)
     ic_config = {
@@ -157,6 +172,7 @@ def running_demo(*, console: Console, data_dir: Path | None = None) -> Iterator[
         "batch_rows_per_second": 400,
         "batch_queued_seconds": 0.3,
         "image_lifetime": IMAGE_LIFETIME,
+        "faults": faults,
     }
     with ExitStack() as stack_ctx:
         stack = stack_ctx.enter_context(SandboxStack(balance=650.0, ic_config=ic_config))
@@ -168,6 +184,10 @@ def running_demo(*, console: Console, data_dir: Path | None = None) -> Iterator[
         )
         sheet_key = stack.seed_sheet([[h, p, ""] for h, p in SHEET_ROWS])
         list_id = stack.seed_hubspot_list(HUBSPOT_HANDLES)
+        if faults == "realistic":
+            # One in fifty calls meets a gateway 502; make it the first batch upload, so the
+            # demo shows what a human does about an upload that may have been billed.
+            stack.ic.inject_faults(502, html=True, path=BATCH_UPLOAD_PATH)
         port = _free_port()
         web_url = f"http://127.0.0.1:{port}"
         token = secrets.token_urlsafe(16)
@@ -192,7 +212,9 @@ def running_demo(*, console: Console, data_dir: Path | None = None) -> Iterator[
         app = create_app(settings)
         stack_ctx.enter_context(LoopbackServer(app, port=port))
         worker = stack_ctx.enter_context(_worker(config_path, work_dir / "worker.log"))
-        summary = DemoSummary(dashboard_url=f"{web_url}/?token={token}", dashboard_token=token)
+        summary = DemoSummary(
+            dashboard_url=f"{web_url}/?token={token}", dashboard_token=token, faults=faults
+        )
         console.print(
             f"worker pid {worker.pid} (log {work_dir / 'worker.log'}); dashboard "
             f"{summary.dashboard_url}"
@@ -209,6 +231,7 @@ def running_demo(*, console: Console, data_dir: Path | None = None) -> Iterator[
             token=token,
             work_dir=work_dir,
             summary=summary,
+            config_path=config_path,
         )
 
 
@@ -253,6 +276,13 @@ def wait_for_records(run: DemoRun, console: Console, *, timeout: float, auto_app
         task = progress.add_task("records with a final status", total=1)
         last_line = 0.0
         while time.monotonic() < deadline:
+            typed = answer_unconfirmed(
+                run.stack, run.sheet_key, run.contact_ids, run.config_path, console
+            )
+            if typed:
+                run.summary.retries_typed += typed
+                time.sleep(0.5)
+                continue
             statuses = run.statuses()
             done = sum(1 for s in statuses if _is_final(s))
             progress.update(task, total=len(statuses), completed=done)
@@ -317,12 +347,20 @@ def _collect(run: DemoRun) -> None:
     summary.discovered = sum(int(n) for n in ic.get("discovery_charges", {}).values())
     summary.credits_spent = round(float(ic["credits_charged"]) - summary.discovery_credits, 2)
     summary.unique_found = len(ic.get("charges", {}))
+    summary.creators_charged_twice = sum(1 for n in ic.get("charges", {}).values() if n > 1)
+    summary.faults_seen = count_faults(stack.ic.requests())
 
     store = Store.open(run.settings.resolved_database_url, migrate=False)
     try:
         summary.credits_saved = round(sum(r.credits_saved for r in store.fetch_runs(10_000)), 2)
+        summary.credits_reported = round(store.sum_credits_spent(), 2)
     finally:
         store.close()
+    # What the connector reports must be what the API billed, to the hundredth of a credit.
+    summary.sandbox_charged = round(float(ic["credits_charged"]), 2)
+    summary.reconciled = (
+        summary.credits_reported == summary.sandbox_charged and not summary.creators_charged_twice
+    )
     sheets = stack.sheets.stats()
     summary.api_calls = {
         "influencers_club": int(ic["requests"]),
@@ -351,6 +389,16 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
         ("creators discovered", summary.discovered),
         ("discovery credits", f"{summary.discovery_credits:g}"),
         ("alerts sent", summary.alerts_sent),
+        (
+            f"faults ({summary.faults}) seen",
+            ", ".join(f"{code}: {n}" for code, n in summary.faults_seen.items()) or "none",
+        ),
+        ("retries typed after an ambiguous upload", summary.retries_typed),
+        (
+            "credits reported / billed by the API",
+            f"{summary.credits_reported:g} / {summary.sandbox_charged:g}"
+            + (" (reconciled)" if summary.reconciled else " (MISMATCH)"),
+        ),
         (
             "pictures rehosted / serving after expiry",
             f"{summary.pictures_rehosted} / {summary.pictures_serving_after_expiry}",

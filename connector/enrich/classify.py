@@ -25,9 +25,15 @@ from connector.logs import redact
 _API = "influencers.club"
 _KEY_HINT = "check influencers_club.api_key (mint a key at https://dashboard.influencers.club/api)"
 _NOT_FOUND = re.compile(r"creator_not_found|no data found", re.IGNORECASE)
+# No source shows the body of a refused call at zero balance (reference §4, §10.3) and the
+# live API answered 403, which DRF also uses for permission refusals: whatever its shape
+# (detail / error / message, JSON or text), a 4xx naming a lack of credits is out of credits.
 _NO_CREDITS = re.compile(
-    r"(?<!paused_)insufficient[ _]credits?|not enough credits|out of credits"
-    r"|no credits (?:left|remaining)",
+    r"(?<!paused_)insufficient[ _](?:credits?|balance|funds)"
+    r"|(?:not|n't)(?: have)? enough (?:\w+ )?credits?|out of credits?"
+    r"|(?:no|zero|0) (?:\w+ )?credits? (?:left|remaining|available)"
+    r"|credits? (?:balance )?(?:exhausted|depleted|used up|too low|is zero)"
+    r"|credit (?:limit|quota) (?:reached|exceeded)",
     re.IGNORECASE,
 )
 _HTML = re.compile(r"^\s*(?:<!doctype html|<html|<head|<body|<center|<h1)", re.IGNORECASE)
@@ -48,7 +54,8 @@ def classify_response(response: httpx.Response) -> None:
         if status == 204 or not text.strip() or _is_json(text):
             return
         raise TransientError(
-            f"{_API} answered HTTP {status} with a non-JSON body ({where}): {_summary(text)}"
+            f"{_API} answered HTTP {status} with a non-JSON body ({where}): {_summary(text)}",
+            status=status,
         )
     if status in _REDIRECTS:
         raise FatalError(
@@ -59,11 +66,13 @@ def classify_response(response: httpx.Response) -> None:
         raise RateLimitedError(
             f"{_API} rate limit reached (HTTP 429)",
             retry_after=parse_retry_after(response.headers.get("retry-after")),
+            status=429,
         )
     if status >= 500 or (_HTML.match(text) and status not in range(400, 500)):
         raise TransientError(
             f"{_API} is unavailable (HTTP {status}, {where}): {_summary(text)}",
             retry_after=parse_retry_after(response.headers.get("retry-after")),
+            status=status,
         )
     message = extract_message(text)
     if status == 402 or (400 <= status < 500 and _NO_CREDITS.search(text)):
@@ -71,12 +80,18 @@ def classify_response(response: httpx.Response) -> None:
             f"{_API} balance cannot pay for this call (HTTP {status}): {message}",
             hint="top up credits in the influencers.club dashboard",
         )
-    if status in (401, 403):
-        raise AuthError(f"{_API} rejected the API key (HTTP {status}): {message}", hint=_KEY_HINT)
+    if status == 401:
+        raise AuthError(f"{_API} rejected the API key (HTTP 401): {message}", hint=_KEY_HINT)
+    if status == 403:
+        raise AuthError(
+            f"{_API} refused the call (HTTP 403): {message}",
+            hint="check influencers_club.api_key and that the plan includes API access; a 403 "
+            "can also mean the balance is empty: run connector credits",
+        )
     if status == 400 and _NOT_FOUND.search(text):
         raise ProfileNotFoundError(f"no creator found on {_API}: {message}")
     if status == 408:
-        raise TransientError(f"{_API} timed out reading the request (HTTP 408)")
+        raise TransientError(f"{_API} timed out reading the request (HTTP 408)", status=408)
     if status in _REJECTED:
         raise RequestRejectedError(f"{_API} rejected the request (HTTP {status}): {message}")
     raise RequestRejectedError(f"{_API} answered an unexpected HTTP {status} ({where}): {message}")

@@ -14,6 +14,25 @@ from connector.retry import Verdict
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
+_GATEWAY = frozenset({502, 503, 504})
+# The connection broke after the request was (partly) sent: reset, closed early, half written.
+_BROKEN = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+
+
+def describe_failure(error: RetryableError) -> str:
+    """What happened, in a few words for a status cell: ``gateway 502``, ``timeout``, …"""
+    if error.status is not None:
+        return f"gateway {error.status}" if error.status in _GATEWAY else f"HTTP {error.status}"
+    cause = error.__cause__
+    if isinstance(cause, httpx.TimeoutException):
+        return "timeout"
+    if isinstance(cause, _BROKEN):
+        return "connection reset"
+    if isinstance(cause, _NOT_SENT):
+        return "connection refused"
+    return "connection failed"
+
+
 def is_ambiguous(error: RetryableError) -> bool:
     """True when the failed request may have reached the API and been processed."""
     if isinstance(error, RateLimitedError):

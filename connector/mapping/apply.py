@@ -17,6 +17,7 @@ import jmespath
 from jmespath.exceptions import JMESPathError
 
 from connector.mapping.transforms import (
+    REHOST_OFF,
     SHEETS_CELL_LIMIT,
     TransformContext,
     TransformEnv,
@@ -371,8 +372,13 @@ def preview_mapping(
     for spec in mapping.fields:
         evaluated = evaluate_field(spec, root, platform, context, mapping.kind)
         notes = [*evaluated.errors, *evaluated.notes]
+        unhosted = REHOST_OFF in evaluated.notes and evaluated.source is not None
         if evaluated.error:
             notes.insert(0, f"error: {evaluated.error}")
+        elif unhosted:
+            # the picture is there: the worker copies it once media storage is configured
+            notes = [n for n in notes if n != REHOST_OFF]
+            notes.insert(0, f"not rehosted in preview (picture URL from {evaluated.source})")
         elif evaluated.value is None:
             notes.insert(
                 0,

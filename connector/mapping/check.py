@@ -30,7 +30,8 @@ from connector.mapping.schema import (
     PROPERTY_NAME,
     SHEET_KEYS,
 )
-from connector.mapping.transforms import TRANSFORMS, check_args, parse_call
+from connector.mapping.source_paths import check_paths, read_paths
+from connector.mapping.transforms import TRANSFORMS, check_args, parse_call, template_placeholders
 
 _PROPERTY_NAME = re.compile(PROPERTY_NAME)
 _EXAMPLE_PLATFORM = "instagram"
@@ -57,8 +58,11 @@ class Checker:
 
     def __init__(self, source: str, text: str) -> None:
         self.source = source
+        self.text = text
         self.problems: list[str] = []
+        self.warnings: list[str] = []
         self.values: dict[tuple[Any, ...], tuple[int, int]] = {}
+        self.spans: dict[tuple[Any, ...], tuple[int, int]] = {}
         self.keys: dict[tuple[Any, ...], tuple[int, int]] = {}
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         if root is not None:
@@ -66,6 +70,7 @@ class Checker:
 
     def _walk(self, node: yaml.Node, path: tuple[Any, ...]) -> None:
         self.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        self.spans[path] = (node.start_mark.index, node.end_mark.index)
         if isinstance(node, yaml.MappingNode):
             for key_node, value_node in node.value:
                 key = key_node.value
@@ -94,6 +99,17 @@ class Checker:
         line, col = where or (1, 1)
         shown = tuple(p for p in path if p != "<dup>")
         self.problems.append(f"{self.source}:{line}:{col}: {_yaml_path(shown)}: {message}")
+
+    def warn(self, path: tuple[Any, ...], word: str, message: str) -> None:
+        """A warning at ``word`` inside the scalar at ``path`` (at the scalar when not found)."""
+        line, col = self.values.get(path, (1, 1))
+        start, end = self.spans.get(path, (0, 0))
+        found = re.search(rf"(?<![\w$@]){re.escape(word)}(?!\w)", self.text[start:end])
+        if found:
+            index = start + found.start()
+            line = self.text.count("\n", 0, index) + 1
+            col = index - self.text.rfind("\n", 0, index)
+        self.warnings.append(f"{self.source}:{line}:{col}: {message}")
 
     def unknown_keys(
         self,
@@ -309,6 +325,8 @@ def _parse_sources(checker: Checker, raw: Any, path: tuple[Any, ...]) -> tuple[s
         except JMESPathError as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             checker.add(where, f"invalid JMESPath expression {text!r}: {reason}")
+            continue
+        check_payload_keys(checker, text, where)
     return tuple(v.strip() for v, _ in items if isinstance(v, str))
 
 
@@ -347,6 +365,10 @@ def _parse_transforms(
         if problem:
             checker.add(where, problem)
             continue
+        if name == "template":
+            for placeholder in template_placeholders(args[0]):
+                if placeholder != "value":
+                    check_payload_keys(checker, placeholder, where)
         if name == "enum" and not args and not item.get("options"):
             checker.add(
                 where,
@@ -356,6 +378,12 @@ def _parse_transforms(
             continue
         calls.append(TransformCall(name, args))
     return tuple(calls)
+
+
+def check_payload_keys(checker: Checker, expression: str, where: tuple[Any, ...]) -> None:
+    """Warn about keys of ``expression`` that no documented payload has where they are read."""
+    for unknown in check_paths(read_paths(expression)):
+        checker.warn(where, unknown.key, unknown.message)
 
 
 def _read_step(step: Any) -> tuple[str, tuple[Any, ...]]:

@@ -14,8 +14,12 @@ from connector.mapping.model import KINDS, Mapping
 from connector.mapping.schema import TOP_KEYS
 
 
-def parse_mapping(text: str, source: str = "<mapping>") -> Mapping:
-    """Validate mapping YAML text; raises ``MappingError`` listing every problem at once."""
+def parse_mapping(text: str, source: str = "<mapping>", *, strict: bool = False) -> Mapping:
+    """Validate mapping YAML text; raises ``MappingError`` listing every problem at once.
+
+    Payload keys no documented payload has (``{platform}.folower_count``) are warnings on the
+    returned mapping (the API adds fields), and problems when ``strict``.
+    """
     try:
         data = yaml.safe_load(text)
         checker = Checker(source, text)
@@ -39,6 +43,8 @@ def parse_mapping(text: str, source: str = "<mapping>") -> Mapping:
         kind = None
     defaults = parse_defaults(checker, data.get("defaults"), kind)
     fields = parse_fields(checker, data.get("fields"), kind, defaults)
+    if strict:
+        checker.problems.extend(checker.warnings)
     if checker.problems or kind is None:
         raise MappingError(checker.problems)
     description = data.get("description")
@@ -47,10 +53,11 @@ def parse_mapping(text: str, source: str = "<mapping>") -> Mapping:
         fields=tuple(fields),
         path=source,
         description=str(description) if description is not None else None,
+        warnings=tuple(checker.warnings),
     )
 
 
-def load_mapping(path: str | os.PathLike[str]) -> Mapping:
+def load_mapping(path: str | os.PathLike[str], *, strict: bool = False) -> Mapping:
     """Read and validate one mapping file; raises ``MappingError`` with located problems."""
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -58,15 +65,17 @@ def load_mapping(path: str | os.PathLike[str]) -> Mapping:
         raise MappingError([f"{path}: mapping file not found"]) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise MappingError([f"{path}: cannot read mapping file: {exc}"]) from exc
-    return parse_mapping(text, str(path))
+    return parse_mapping(text, str(path), strict=strict)
 
 
-def check_mapping_files(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
-    """Every problem in these mapping files (empty when all are valid)."""
+def check_mapping_files(
+    paths: Iterable[str | os.PathLike[str]], *, strict: bool = False
+) -> list[str]:
+    """Every problem in these mapping files (empty when all are valid); ``strict`` as above."""
     problems: list[str] = []
     for path in paths:
         try:
-            load_mapping(path)
+            load_mapping(path, strict=strict)
         except MappingError as exc:
             problems.extend(exc.problems)
     return problems

@@ -93,6 +93,7 @@ class Mapping:
     fields: tuple[FieldSpec, ...]
     path: str = "<mapping>"
     description: str | None = None
+    warnings: tuple[str, ...] = ()
 
     @property
     def targets(self) -> tuple[str, ...]:

@@ -45,7 +45,7 @@ class Param:
     """One positional argument of a transform."""
 
     name: str
-    kind: str  # "int", "str", "mapping" or "any"
+    kind: str  # "int", "str", "bool", "mapping" or "any"
     default: Any = _REQUIRED
     minimum: int | None = None
 
@@ -156,6 +156,8 @@ def _check_arg(param: Param, arg: Any) -> str | None:
             return f"must be at least {param.minimum}, got {arg}"
     elif param.kind == "str" and not isinstance(arg, str):
         return f"must be text, got {describe(arg)}"
+    elif param.kind == "bool" and not isinstance(arg, bool):
+        return f"must be True or False, got {describe(arg)}"
     elif (
         param.kind == "mapping"
         and not (arg is None and not param.required)

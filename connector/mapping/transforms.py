@@ -12,6 +12,7 @@ import jmespath
 from jmespath.exceptions import JMESPathError
 
 from connector.errors import RowError
+from connector.mapping.social import select_links
 from connector.mapping.transform_spec import (
     OUTPUT_TYPES,
     PLACEHOLDER,
@@ -34,6 +35,7 @@ from connector.mapping.values import (
 
 __all__ = [
     "OUTPUT_TYPES",
+    "REHOST_OFF",
     "SHEETS_CELL_LIMIT",
     "TRANSFORMS",
     "Param",
@@ -51,6 +53,7 @@ __all__ = [
 ]
 
 SHEETS_CELL_LIMIT = 50_000
+REHOST_OFF = "image rehosting not configured"
 _BARE_DOMAIN = re.compile(r"^[\w-]+(\.[\w-]+)*\.[A-Za-z]{2,}(:\d+)?([/?#].*)?$")
 
 
@@ -272,7 +275,7 @@ def _rehost(value: Any, args: tuple[Any, ...], env: TransformEnv) -> str | None:
     if not isinstance(value, str):
         raise TransformFailure(f"rehost expects an image URL, got {describe(value)}")
     if env.context.rehost is None:
-        env.notes.append("image rehosting not configured")
+        env.notes.append(REHOST_OFF)
         return None
     try:
         return env.context.rehost(value)
@@ -281,6 +284,10 @@ def _rehost(value: Any, args: tuple[Any, ...], env: TransformEnv) -> str | None:
     except Exception as exc:  # a broken rehoster must not break the row
         env.errors.append(f"image rehosting failed: {type(exc).__name__}: {exc}")
     return None
+
+
+def _social_links(value: Any, args: tuple[Any, ...], env: TransformEnv) -> list[str] | None:
+    return select_links(value, env.root, per_platform=args[0], include_own=args[1])
 
 
 def _spec(
@@ -357,6 +364,14 @@ TRANSFORMS: dict[str, TransformSpec] = {
             "string",
             "fill '{first_name} ({location})' from the profile",
             Param("text", "str"),
+        ),
+        _spec(
+            "social_links",
+            _social_links,
+            "list",
+            "the creator's accounts on other platforms as profile URLs (docs/mappings.md)",
+            Param("per_platform", "int", 1, minimum=1),
+            Param("include_own", "bool", False),
         ),
         _spec("rehost", _rehost, "string", "copy an (expiring) image to permanent storage"),
     )

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from connector.enrich.models import get_price
-from connector.enrich.retry import is_ambiguous
+from connector.enrich.retry import describe_failure, is_ambiguous
 from connector.errors import ConnectorError, FatalError, RetryableError
 from connector.pipeline.context import PipelineServices
 from connector.pipeline.delivery import deliver_ready, mark_records, write_status
@@ -21,12 +21,23 @@ BATCH_MAX_ROWS = 10_000
 # After an upload that may have created (and billed) a batch, its creators stay reserved this
 # long under the batch's name: records of them arriving meanwhile wait instead of paying again,
 # and a human has a day to check the influencers.club dashboard. The batch's own records get
-# `error` (final), so no poll, claim or recovery job requeues them; only a typed retry does.
+# `error` (final), so no poll, claim or recovery job requeues them; only a typed retry does
+# (pipeline/retries.py releases the hold for it).
 UNCONFIRMED_HOLD = timedelta(hours=24)
-UNCONFIRMED_MESSAGE = (
-    "the batch upload timed out and may have been created and billed; check the "
-    "influencers.club dashboard, then type retry to enrich again"
-)
+# The reservation holder of an unconfirmed upload's creators: this prefix + the batch ref.
+UNCONFIRMED_HOLDER = "batch:"
+
+
+def build_unconfirmed_message(error: RetryableError) -> str:
+    """The status text of a record whose batch upload may have been billed.
+
+    It names what happened (``gateway 502``, ``timeout``, ``connection reset``) and the one
+    thing that enriches the record again.
+    """
+    return (
+        f"the batch upload failed ({describe_failure(error)}) and may have been created and "
+        "billed; check the influencers.club dashboard, then type retry to enrich again"
+    )
 
 
 def submit_batches(
@@ -103,13 +114,15 @@ def _fail_create(
     """
     store = services.store
     if isinstance(error, RetryableError) and is_ambiguous(error):
-        store.update_batch(batch.ref, status="failed", error=f"{UNCONFIRMED_MESSAGE} ({error})")
-        store.hand_over_reservations(keys, owner, f"batch:{batch.ref}", UNCONFIRMED_HOLD)
+        message = build_unconfirmed_message(error)
+        store.update_batch(batch.ref, status="failed", error=f"{message} ({error})")
+        holder = f"{UNCONFIRMED_HOLDER}{batch.ref}"
+        store.hand_over_reservations(keys, owner, holder, UNCONFIRMED_HOLD)
         log.error(
             "batch upload unconfirmed",
             extra={"batch_ref": batch.ref, "rows": len(keys), "error": str(error)},
         )
-        _fail_items(services, batch, f"{UNCONFIRMED_MESSAGE} ({error})", retry=False)
+        _fail_items(services, batch, message, retry=False)
         return
     store.update_batch(batch.ref, status="failed", error=f"create failed: {error}")
     store.release(keys, owner)
@@ -167,15 +180,14 @@ def _collect(services: PipelineServices, batch: Batch, report: CycleReport) -> s
     except ConnectorError as exc:
         log.warning("batch results failed", extra={"batch": batch.batch_id, "error": str(exc)})
         return set()
-    items = {i.handle_value.casefold(): i for i in store.fetch_batch_items(batch.ref)}
-    by_key = {i.handle_key: i for i in items.values()}
+    batch_items = store.fetch_batch_items(batch.ref)
+    by_key = {i.handle_key: i for i in batch_items}
+    find_item = _build_matcher(batch_items)
     results: list[tuple[LedgerKey, str, dict | None, float]] = []
     seen: set[str] = set()
     price = get_price(batch.mode)
     for row in rows:
-        item = items.get(str(row.input_value).strip().casefold()) or by_key.get(
-            str(row.input_value).strip().lstrip("@").casefold()
-        )
+        item = find_item(str(row.input_value))
         if item is None or item.handle_key in seen:
             continue
         seen.add(item.handle_key)
@@ -199,6 +211,31 @@ def _collect(services: PipelineServices, batch: Batch, report: CycleReport) -> s
         extra={"batch": batch.batch_id, "rows": len(rows), "missing": len(missing)},
     )
     return {key for key, outcome, _, _ in results if outcome == "found"}
+
+
+def _build_matcher(items: Sequence[BatchItem]) -> Callable[[str], BatchItem | None]:
+    """Find the item a result row's ``input_value`` names: exactly, else case-insensitively.
+
+    YouTube channel ids are case-sensitive, so two items may differ only in case; a
+    case-insensitive match (the API may echo a handle lower-cased) is used only when it names
+    one item.
+    """
+    exact: dict[str, BatchItem] = {}
+    folded: dict[str, dict[str, BatchItem]] = {}
+    for item in items:
+        for text in (item.handle_value.strip(), item.handle_key):
+            exact.setdefault(text, item)
+            folded.setdefault(text.lstrip("@").casefold(), {})[item.handle_key] = item
+
+    def find(value: str) -> BatchItem | None:
+        text = value.strip()
+        item = exact.get(text) or exact.get(text.lstrip("@"))
+        if item is not None:
+            return item
+        candidates = folded.get(text.lstrip("@").casefold(), {})
+        return next(iter(candidates.values())) if len(candidates) == 1 else None
+
+    return find
 
 
 def _handle_paused(services: PipelineServices, batch: Batch, remaining: int) -> None:

@@ -17,6 +17,7 @@ from connector.pipeline.delivery import (
 from connector.pipeline.plan import build_plan
 from connector.pipeline.records import Parsed, parse_records
 from connector.pipeline.report import CycleReport
+from connector.pipeline.retries import release_retried_holds
 from connector.pipeline.work import process_work
 from connector.sources.base import RecordUpdate, Status
 from connector.store.models import NewWork, WorkItem
@@ -136,25 +137,30 @@ def _save_work(
     if invalid:
         writes = [(u.key, build_payload(u)) for u in invalid]
         store.enqueue_writes(source_name, writes, run_id=report.run_id)
-    moved, new = store.rekey_open_work(
-        [
-            NewWork(
-                source=source_name,
-                record_key=p.record.key,
-                identity=p.record.identity,
-                key=p.key,
-                handle_value=p.handle_value,
-                location=p.record.location,
-                run_id=report.run_id,
-                current=dict(p.record.current),
-            )
-            for p in parsed
-        ]
-    )
+    claimed = [
+        NewWork(
+            source=source_name,
+            record_key=p.record.key,
+            identity=p.record.identity,
+            key=p.key,
+            handle_value=p.handle_value,
+            location=p.record.location,
+            run_id=report.run_id,
+            current=dict(p.record.current),
+        )
+        for p in parsed
+    ]
+    # Before the records' new items replace their failed ones: those prove the retry.
+    retried = [w for w, p in zip(claimed, parsed, strict=True) if p.record.retry]
+    released = release_retried_holds(services, source_name, retried)
+    report.retried += len(released)
+    moved, new = store.rekey_open_work(claimed)
     report.reclaimed += len(moved)
     # A sheet's new claim overwrote the status cell with "queued"; HubSpot claims write nothing.
     _mark_reclaimed(services, [item for old, item in moved if old != item.record_key])
-    return store.add_work(new)
+    # A waiting item that took a retried record must go now that its creator's hold is gone.
+    unblocked = [i for _, i in moved if i.state == "waiting" and i.key in released]
+    return [*unblocked, *store.add_work(new)]
 
 
 def _mark_reclaimed(services: PipelineServices, moved: Sequence[WorkItem]) -> None:

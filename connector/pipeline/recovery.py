@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Iterable
 
 from connector.pipeline.context import PipelineServices
@@ -11,7 +12,7 @@ from connector.pipeline.report import CycleReport
 from connector.pipeline.work import process_work
 from connector.sources.base import Status
 from connector.store import Store
-from connector.store.models import Batch, LedgerKey
+from connector.store.models import Batch, LedgerKey, WorkItem
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,16 @@ def resume_stalled(
     if won:
         log.info("resuming stalled work", extra={"records": len(won)})
         report.records += len(won)
-        process_work(services, store.fetch_work_by_ids(won), report)
+        # Per run, so what is paid now is credited to the run the records came with.
+        by_run: dict[str | None, list[WorkItem]] = defaultdict(list)
+        for item in store.fetch_work_by_ids(won):
+            by_run[item.run_id].append(item)
+        for run_id, items in by_run.items():
+            part = CycleReport(source=report.source, run_id=run_id)
+            process_work(services, items, part)
+            if run_id is not None:
+                store.add_run_credits(run_id, spent=part.credits_spent, saved=part.credits_saved)
+            report.merge(part)
     return report
 
 

@@ -28,9 +28,21 @@ class CycleReport:
     quote: float = 0.0
     # Records claimed again while their earlier item still waits or is held (not re-quoted).
     reclaimed: int = 0
+    # Creators of an unconfirmed batch upload enriched again because a human typed retry.
+    retried: int = 0
     routes: dict[str, int] = field(default_factory=lambda: {"single": 0, "batch": 0})
     error: str | None = None
     plan: list[dict[str, Any]] = field(default_factory=list)
+
+    def merge(self, other: CycleReport) -> None:
+        """Add ``other``'s counts and credits to this report (the first error is kept)."""
+        for name, value in vars(other).items():
+            mine = getattr(self, name)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                setattr(self, name, mine + value)
+        for route, count in other.routes.items():
+            self.routes[route] = self.routes.get(route, 0) + count
+        self.error = self.error or other.error
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready figures."""

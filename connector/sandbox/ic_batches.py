@@ -27,6 +27,7 @@ from connector.sandbox.images import (
     parse_image_token,
 )
 from connector.sandbox.payloads import build_profile, build_raw_profile
+from connector.sandbox.profiles import get_charge_key
 
 BATCH_PLATFORMS = ("instagram", "youtube", "tiktok", "twitter", "twitch", "onlyfans")
 MODES = ("raw", "full", "basic", "advanced")
@@ -128,7 +129,7 @@ class Batch:
             )
             return True
         price = PRICES[self.mode]
-        if not state.charge(price, f"{self.platform}:{handle.lower()}", f"batch:{self.batch_id}"):
+        if not state.charge(price, get_charge_key(self.platform, handle), f"batch:{self.batch_id}"):
             return False
         self.success += 1
         self.credits_used = round(self.credits_used + price, 6)

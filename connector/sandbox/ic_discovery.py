@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 
-from connector.sandbox.ic_state import SandboxState
+from connector.sandbox.ic_state import SandboxState, get_insufficient_body
 from connector.sandbox.images import build_image_url
 from connector.sandbox.profiles import (
     DISCOVERY_PLATFORMS,
@@ -160,9 +160,7 @@ def create_blueprint(state: SandboxState) -> Blueprint:
         keys = [f"{platform}:{stats.identity}" for _, stats in page]
         if cost and not state.charge_discovery(cost, keys):
             status = state.config["insufficient_credits_status"]
-            return jsonify(
-                {"detail": "Insufficient credits", "code": "insufficient_credits"}
-            ), status
+            return jsonify(get_insufficient_body(status)), status
         g.credits = cost
         base = request.host_url.rstrip("/")
         lifetime = state.config["image_lifetime"]

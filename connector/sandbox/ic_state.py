@@ -14,13 +14,21 @@ from typing import Any
 from connector.sandbox.images import DEFAULT_SECRET
 from connector.sandbox.profiles import get_fraction
 
-FAULT_STATUSES = (429, 500, 502, 503, 504)
+# 402/403 answer as out of credits: the balance was spent elsewhere (another key of the account)
+# between the connector's balance check and its call.
+FAULT_STATUSES = (402, 403, 429, 500, 502, 503, 504)
 CSV_RESULTS = ("404", "csv")
 WINDOW_SECONDS = 60.0
 
-# ``insufficient_credits_status`` is an assumption: no source has observed what a single call
-# returns at zero balance (reference §10.3), so it is configurable and defaults to 402.
+# ``insufficient_credits_status``: the reference has no observation of what a single call
+# returns at zero balance (§10.3); the live API answered 403, so ``faults: realistic`` uses that
+# and the default stays 402, the other plausible answer.
 DEFAULT_CONFIG: dict[str, Any] = {
+    "faults": "none",
+    "gateway_error_rate": 0.0,
+    "throttle_rate": 0.0,
+    "retry_after_format": "seconds",
+    "fault_seed": None,
     "latency": 0.0,
     "jitter": 0.0,
     "rate_limit_per_minute": 300,
@@ -38,7 +46,26 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "insufficient_credits_status": 402,
     "singular_credits_path_404": True,
 }
-_FRACTIONS = ("not_found_rate", "no_email_rate", "cold_rate")
+# What ``faults: realistic`` turns on (explicit keys in the same call win): the gateway's
+# random HTML 502s on any call, a few 429s from other keys of the same account (the limit is
+# per account) with Retry-After as seconds or as an HTTP date, cold Full calls that answer 504
+# once and are warm afterwards, and out-of-credits as 403.
+REALISTIC: dict[str, Any] = {
+    "gateway_error_rate": 0.02,
+    "throttle_rate": 0.005,
+    "cold_rate": 0.05,
+    "retry_after_format": "both",
+    "insufficient_credits_status": 403,
+}
+FAULT_PRESETS = ("none", "realistic")
+RETRY_AFTER_FORMATS = ("seconds", "date", "both")
+_FRACTIONS = (
+    "not_found_rate",
+    "no_email_rate",
+    "cold_rate",
+    "gateway_error_rate",
+    "throttle_rate",
+)
 _SECONDS = ("latency", "jitter", "cold_delay", "batch_queued_seconds", "image_lifetime")
 _FLAGS = (
     "send_retry_after",
@@ -51,6 +78,10 @@ _FLAGS = (
 def check_config(values: Mapping[str, Any]) -> dict[str, Any]:
     """Validate sandbox config keys and return them normalised; raise ``ValueError`` otherwise."""
     checked: dict[str, Any] = {}
+    if values.get("faults") in FAULT_PRESETS:
+        preset = REALISTIC if values["faults"] == "realistic" else {}
+        # A preset first, then the keys given with it: `faults: realistic, cold_rate: 0` works.
+        values = {**{k: preset.get(k, DEFAULT_CONFIG[k]) for k in REALISTIC}, **values}
     for key, value in values.items():
         if key not in DEFAULT_CONFIG:
             raise ValueError(
@@ -65,6 +96,17 @@ def check_config(values: Mapping[str, Any]) -> dict[str, Any]:
             if str(value) not in CSV_RESULTS:
                 raise ValueError(f"batch_csv_results must be one of {CSV_RESULTS}")
             checked[key] = str(value)
+            continue
+        if key in ("faults", "retry_after_format"):
+            allowed = FAULT_PRESETS if key == "faults" else RETRY_AFTER_FORMATS
+            if value not in allowed:
+                raise ValueError(f"{key} must be one of {', '.join(allowed)}")
+            checked[key] = value
+            continue
+        if key == "fault_seed":
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ValueError("fault_seed must be a whole number or null")
+            checked[key] = value
             continue
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError(f"{key} must be a number")
@@ -81,13 +123,21 @@ def check_config(values: Mapping[str, Any]) -> dict[str, Any]:
     return checked
 
 
+def get_insufficient_body(status: int) -> dict[str, str]:
+    """What a call the balance cannot pay answers: a DRF permission refusal when 403."""
+    if status == 403:
+        return {"detail": "You do not have enough credits to perform this action."}
+    return {"detail": "Insufficient credits", "code": "insufficient_credits"}
+
+
 @dataclass(frozen=True)
 class Fault:
-    """One injected failure for the next /public/ response."""
+    """One injected failure for the next /public/ response (to exactly ``path``, when given)."""
 
     status: int
     delay: float
     html: bool
+    path: str = ""
 
 
 class SandboxState:
@@ -100,6 +150,7 @@ class SandboxState:
         self.api_key = api_key
         self.image_secret = DEFAULT_SECRET
         self.config: dict[str, Any] = {**DEFAULT_CONFIG, **check_config(config)}
+        self.rng = random.Random(self.config["fault_seed"])
         self.balance = float(balance)
         self.batches: dict[str, Any] = {}
         self._clear()
@@ -125,6 +176,8 @@ class SandboxState:
         checked = check_config(config)
         with self.lock:
             self.config.update(checked)
+            if "fault_seed" in checked:
+                self.rng = random.Random(checked["fault_seed"])
 
     def reset(self, balance: float | None = None) -> None:
         """Forget the log, counters, faults and batches; keep the balance unless given."""
@@ -139,20 +192,51 @@ class SandboxState:
             self.balance = float(credits)
 
     def inject_faults(
-        self, status: int, count: int = 1, *, delay: float = 0.0, html: bool = False
+        self,
+        status: int,
+        count: int = 1,
+        *,
+        delay: float = 0.0,
+        html: bool = False,
+        path: str = "",
     ) -> None:
-        """Make the next ``count`` /public/ responses fail with ``status``."""
+        """Make the next ``count`` /public/ responses (to exactly ``path``, when given) fail."""
         if status not in FAULT_STATUSES:
             raise ValueError(f"fault status must be one of {FAULT_STATUSES}")
         if count < 0 or delay < 0:
             raise ValueError("count and delay must be >= 0")
+        if path and not path.startswith("/public/"):
+            raise ValueError("a fault path must start with /public/")
         with self.lock:
-            self.faults.extend(Fault(status, float(delay), bool(html)) for _ in range(count))
+            self.faults.extend(Fault(status, float(delay), bool(html), path) for _ in range(count))
 
-    def take_fault(self) -> Fault | None:
-        """Pop the next injected fault, if any."""
+    def take_fault(self, path: str = "") -> Fault | None:
+        """Pop the first injected fault meant for a request to ``path``, if any."""
         with self.lock:
-            return self.faults.popleft() if self.faults else None
+            for fault in self.faults:
+                if fault.path in ("", path):
+                    self.faults.remove(fault)
+                    return fault
+            return None
+
+    def take_random_fault(self) -> int | None:
+        """The status of a random fault for this request (502 or 429), or None."""
+        with self.lock:
+            roll = self.rng.random()
+            gateway, throttle = self.config["gateway_error_rate"], self.config["throttle_rate"]
+        if roll < gateway:
+            return 502
+        if roll < gateway + throttle:
+            return 429
+        return None
+
+    def use_http_date(self) -> bool:
+        """Whether the next ``Retry-After`` is an HTTP date (else delta-seconds)."""
+        form = self.config["retry_after_format"]
+        if form != "both":
+            return bool(form == "date")
+        with self.lock:
+            return self.rng.random() < 0.5
 
     def hit_rate_limit(self, key: str, now: float | None = None) -> int | None:
         """Record one request for ``key``; return seconds to wait when the window is full.

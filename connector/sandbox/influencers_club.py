@@ -7,19 +7,22 @@ control endpoints under ``/_sandbox/`` mirror the Python methods.
 
 from __future__ import annotations
 
+import math
 import select
 import socket
 import time
+from email.utils import formatdate
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 
 from connector.sandbox import ic_batches, ic_discovery
-from connector.sandbox.ic_state import SandboxState
+from connector.sandbox.ic_state import SandboxState, get_insufficient_body
 from connector.sandbox.images import ImageTokenError, create_images_blueprint, parse_image_token
 from connector.sandbox.payloads import build_profile, build_raw_profile
 from connector.sandbox.profiles import (
     ENRICH_PLATFORMS,
+    get_charge_key,
     parse_identity,
 )
 from connector.sandbox.server import ServedSandbox
@@ -44,13 +47,18 @@ def _gateway_page(status: int) -> Response:
     return Response(body, status=status, content_type="text/html")
 
 
-def _throttled(seconds: int, send_retry_after: bool) -> Response:
+def _throttled(state: SandboxState, seconds: int) -> Response:
     response = jsonify(
         {"detail": f"Request was throttled. Expected available in {seconds} seconds."}
     )
     response.status_code = 429
-    if send_retry_after:
-        response.headers["Retry-After"] = str(seconds)
+    if state.config["send_retry_after"]:
+        # RFC 9110 allows both forms; a date is whole seconds, so round up to keep the promise.
+        response.headers["Retry-After"] = (
+            formatdate(math.ceil(time.time()) + seconds, usegmt=True)
+            if state.use_http_date()
+            else str(seconds)
+        )
     return response
 
 
@@ -124,16 +132,27 @@ def create_app(state: SandboxState) -> Flask:
         if not request.path.startswith("/public/"):
             return None
         g.public, g.credits = True, 0.0
-        fault = state.take_fault()
+        fault = state.take_fault(request.path)
         if fault is not None:
             time.sleep(fault.delay)
             if fault.status == 429:
-                return _throttled(1, state.config["send_retry_after"])
+                return _throttled(state, 1)
+            if fault.status in (402, 403):
+                refused = jsonify(get_insufficient_body(fault.status))
+                refused.status_code = fault.status
+                return refused
             if fault.html:
                 return _gateway_page(fault.status)
             response = jsonify({"detail": f"Sandbox fault {fault.status}."})
             response.status_code = fault.status
             return response
+        random_fault = state.take_random_fault()
+        if random_fault == 502:
+            # In front of the app, so the backend did nothing: nothing created, nothing billed.
+            return _gateway_page(502)
+        if random_fault == 429:
+            # Another key of the same account used the per-account minute.
+            return _throttled(state, 1 + int(state.rng.random() * 2))
         if not request.path.endswith("/"):
             query = request.query_string.decode()
             location = request.path + "/" + (f"?{query}" if query else "")
@@ -145,7 +164,7 @@ def create_app(state: SandboxState) -> Flask:
             return _unauthorized({"detail": "Token is invalid", "code": "authentication_failed"})
         wait = state.hit_rate_limit(token.strip())
         if wait is not None:
-            return _throttled(wait, state.config["send_retry_after"])
+            return _throttled(state, wait)
         return None
 
     @app.after_request
@@ -166,8 +185,8 @@ def create_app(state: SandboxState) -> Flask:
         return jsonify({"detail": f'Method "{request.method}" not allowed.'}), 405
 
     def insufficient() -> Any:
-        body = {"detail": "Insufficient credits", "code": "insufficient_credits"}
-        return jsonify(body), state.config["insufficient_credits_status"]
+        status = state.config["insufficient_credits_status"]
+        return jsonify(get_insufficient_body(status)), status
 
     def enrich(mode: str) -> Any:
         body = request.get_json(silent=True)
@@ -177,7 +196,7 @@ def create_app(state: SandboxState) -> Flask:
         time.sleep(state.get_latency())
         platform, handle = body["platform"], body["handle"].strip()
         price, config = PRICES[mode], state.config
-        key = f"{platform}:{handle.lower()}"
+        key = get_charge_key(platform, handle)
         options = {
             "image_base_url": request.host_url.rstrip("/"),
             "image_lifetime": config["image_lifetime"],
@@ -279,6 +298,7 @@ def register_controls(app: Flask, state: SandboxState) -> None:
                 int(body.get("count", 1)),
                 delay=float(body.get("delay", 0.0)),
                 html=bool(body.get("html", False)),
+                path=str(body.get("path", "")),
             )
         except (ValueError, TypeError) as exc:
             return jsonify({"error": str(exc)}), 400
@@ -321,10 +341,19 @@ class InfluencersClubSandbox(ServedSandbox):
         self.state.configure(**config)
 
     def inject_faults(
-        self, status: int, count: int = 1, *, delay: float = 0.0, html: bool = False
+        self,
+        status: int,
+        count: int = 1,
+        *,
+        delay: float = 0.0,
+        html: bool = False,
+        path: str = "",
     ) -> None:
-        """Make the next ``count`` /public/ responses fail with ``status`` after ``delay``."""
-        self.state.inject_faults(status, count, delay=delay, html=html)
+        """Make the next ``count`` /public/ responses fail with ``status`` after ``delay``.
+
+        With ``path`` only requests to exactly that path fail (e.g. the batch upload).
+        """
+        self.state.inject_faults(status, count, delay=delay, html=html, path=path)
 
     def set_balance(self, credits: float) -> None:
         """Set ``credits_available`` (batches are brought up to date first)."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from connector.sandbox.profile_blocks import build_raw_block, build_result
+from connector.sandbox.profile_blocks import build_raw_block
+from connector.sandbox.profile_result import build_result
 from connector.sandbox.profiles import build_creator, has_email, is_not_found
 
 

@@ -1,4 +1,9 @@
-"""Platform blocks and the top-level ``result`` of the synthetic creators in ``profiles``."""
+"""The platform blocks of the synthetic creators in ``profiles`` (Full and Raw tiers).
+
+Every key is one a real captured response or the API reference's key lists name for that
+platform (``connector/mapping/vocabulary.yaml``): a platform with no documented block answers
+an empty one.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from connector.sandbox.profile_audience import build_audience
 from connector.sandbox.profile_content import (
     BRANDS,
     COUNTRIES,
-    LINKS,
     POSTS,
     build_flags,
     build_growth,
@@ -24,9 +27,7 @@ from connector.sandbox.profile_content import (
     get_niche,
     get_post_id,
 )
-from connector.sandbox.profiles import LAST_NAMES, Creator, get_fraction, get_stats
-
-_IDENTITY_SET_FRACTION = {"instagram": 0.4, "tiktok": 1.0, "youtube": 1.0}
+from connector.sandbox.profiles import Creator, get_stats
 
 
 def _instagram(c: Creator) -> dict[str, Any]:
@@ -243,7 +244,7 @@ def _youtube(c: Creator) -> dict[str, Any]:
         "posting_frequency_long": round(r.uniform(0.5, 6), 2),
         "posting_frequency_shorts": round(r.uniform(0, 10), 2),
         "posting_frequency_recent_months": round(r.uniform(0.5, 12), 2),
-        "posts_per_month": {year: {"1": r.randint(0, 10), "2": r.randint(0, 10)}},
+        "posts_per_month": {year: {month: r.randint(0, 10) for month in _recent_months(c)}},
         "last_long_video_upload_date": c.date(20),
         "last_short_video_upload_date": c.date(20),
         "most_recent_post_date": c.date(10),
@@ -271,9 +272,22 @@ def _youtube(c: Creator) -> dict[str, Any]:
         "language_code": ["en"],
         **build_flags(c),
     }
+    del block["has_merch"]  # not a key of the YouTube block (sample, reference §7.1)
     if income := build_income(c):
         block["income"] = income
     return block
+
+
+_MONTH_NAMES = (
+    "january", "february", "march", "april", "may", "june", "july", "august", "september",
+    "october", "november", "december",
+)  # fmt: skip
+
+
+def _recent_months(c: Creator) -> list[str]:
+    """This year's months so far, newest first, as the API names them (``april``)."""
+    month = time.gmtime(c.now).tm_mon
+    return [_MONTH_NAMES[m - 1] for m in range(month, 0, -1)]
 
 
 def _twitch(c: Creator) -> dict[str, Any]:
@@ -312,19 +326,30 @@ def _twitch(c: Creator) -> dict[str, Any]:
     }
 
 
-def _generic(c: Creator) -> dict[str, Any]:
-    s = c.stats
+def _raw_linkedin(c: Creator) -> dict[str, Any]:
+    s, r = c.stats, c.rng
+    first, last = s.full_name.split()
+    niche, subs = get_niche(c)
     return {
+        "id": s.user_id,
+        "connection": r.randint(50, 500),
+        "followers": s.followers,
         "username": c.identity,
-        "user_id": s.user_id,
-        "exists": True,
-        "full_name": s.full_name,
-        "follower_count": s.followers,
-        "engagement_percent": s.engagement_percent,
-        "biography": f"{get_niche(c)[0]} creator",
+        "first_name": first,
+        "last_name": last,
+        "is_creator": r.random() < 0.3,
+        "is_premium": r.random() < 0.2,
         "profile_picture": c.picture(),
-        "profile_picture_hd": c.picture("hd"),
-        "is_verified": s.followers > 1_000_000,
+        "profile_pictures": [c.picture(), c.picture("hd")],
+        "background_image": None,
+        "summary": f"{niche} at heart.",
+        "headline": f"{subs[0].capitalize()} creator",
+        "geo": {"country": r.choice(COUNTRIES)[1]},
+        "position": {"title": "Creator", "companyName": f"{first} Studio"},
+        "full_positions": [],
+        "skills": subs[:2],
+        "projects": [],
+        "supported_locales": ["en_US"],
     }
 
 
@@ -354,123 +379,32 @@ _RAW_KEYS = {
 
 
 def build_platform_block(c: Creator) -> dict[str, Any]:
-    """The full block of ``c.platform`` including ``post_data`` (no audience)."""
-    block = _BLOCKS.get(c.platform, _generic)(c)
+    """The full block of ``c.platform`` including ``post_data`` (no audience).
+
+    OnlyFans, Snapchat, Discord, Pinterest, Facebook and LinkedIn blocks are empty: no real
+    response or reference key list shows what they hold.
+    """
+    builder = _BLOCKS.get(c.platform)
+    if builder is None:
+        return {}
+    block = builder(c)
     block["post_data"] = build_posts(c)
     return block
 
 
 def build_raw_block(c: Creator) -> dict[str, Any]:
-    """The platform-native block of a Raw call: no email, scores, niches or income."""
-    block = build_platform_block(c)
+    """The platform-native block of a Raw call: no email, scores, niches or income.
+
+    Only the platforms whose Raw keys the reference lists (§2.3) have a non-empty block.
+    """
+    if c.platform == "linkedin":
+        return _raw_linkedin(c)
     keys = _RAW_KEYS.get(c.platform)
-    raw = {k: block[k] for k in keys.split()} if keys else dict(block)
+    if keys is None:
+        return {}
+    block = build_platform_block(c)
+    raw = {k: block[k] for k in keys.split()}
     if c.platform == "instagram":
         raw["category"] = get_niche(c)[0]
     raw["post_data"] = block["post_data"]
     return raw
-
-
-def _summary_block(other: str, c: Creator) -> dict[str, Any]:
-    s = get_stats(other, c.identity)
-    if other == "youtube":
-        return {
-            "id": "UC" + s.user_id.ljust(22, "0"),
-            "custom_url": f"@{c.identity}",
-            "first_name": c.first_name,
-            "subscriber_count": s.followers,
-            "engagement_percent": s.engagement_percent,
-            "is_verified": False,
-            "profile_picture": c.picture("yt"),
-        }
-    if other == "twitch":
-        return {
-            "user_id": s.user_id,
-            "username": c.identity,
-            "first_name": c.first_name,
-            "total_followers": s.followers,
-            "avg_views": s.followers // 50,
-            "profileImageURL": c.picture("twitch"),
-        }
-    return {
-        "userid": s.user_id,
-        "username": c.identity,
-        "full_name": s.full_name,
-        "follower_count": s.followers,
-        "engagement_percent": s.engagement_percent,
-        "is_verified": False,
-        "profile_picture": c.picture(other),
-    }
-
-
-def _email(c: Creator) -> tuple[str, str]:
-    if get_fraction(c.platform, c.identity, "role_email") < 0.35:
-        slug = "".join(ch for ch in c.identity if ch.isalnum())[:20] or "creator"
-        return (
-            f"{c.rng.choice(['team', 'contact', 'booking'])}@{slug}.example.com",
-            "role_based_email",
-        )
-    last = LAST_NAMES[int(c.stats.user_id) % len(LAST_NAMES)].lower()
-    return f"{c.first_name.lower()}.{last}{int(c.stats.user_id) % 97}@example.net", "personal_email"
-
-
-def _identity_set(c: Creator, block: dict[str, Any]) -> dict[str, Any]:
-    r = c.rng
-    niche, subs = get_niche(c)
-    others = [
-        p for p in LINKS if p != c.platform and get_fraction(c.platform, c.identity, p) < 0.25
-    ]
-    fields: dict[str, Any] = {
-        "first_name": c.first_name,
-        "gender": r.choice(["female", "male"]),
-        "location": r.choice(COUNTRIES)[1],
-        "speaking_language": "en",
-        "is_business": bool(block.get("is_business_account", False)),
-        "is_creator": True,
-        "has_brand_deals": bool(block.get("has_paid_partnership", False)),
-        "has_link_in_bio": bool(block.get("uses_link_in_bio", False)),
-        "creator_has": {c.platform: True, **dict.fromkeys(others, True)},
-        "links_in_bio": [f"https://links.sandbox.invalid/{c.identity}"],
-        "other_links": [f"https://shop.sandbox.invalid/{c.identity}"],
-    }
-    for platform in [c.platform, *others]:
-        fields[f"{platform}_link"] = LINKS[platform].format(c.identity)
-    for other in others:
-        fields[other] = _summary_block(other, c)
-    if c.platform in ("youtube", "instagram"):
-        share = round(r.uniform(50, 90), 1)
-        fields["ai_niches"] = [
-            {"niche": niche, "percentage": share},
-            {"niche": "Lifestyle", "percentage": round(100 - share, 1)},
-        ]
-        fields["ai_subniches"] = [{"subniche": subs[0].capitalize(), "percentage": 100.0}]
-        fields["ai_brand_collaborations"] = [{"brand": BRANDS[0], "percentage": 100.0}]
-    return fields
-
-
-def build_result(
-    c: Creator, *, with_email: bool, include_audience_data: bool, include_lookalikes: bool
-) -> dict[str, Any]:
-    """The ``result`` object of a Full call for creator ``c``."""
-    block = build_platform_block(c)
-    if include_audience_data and c.platform in ("instagram", "tiktok", "youtube"):
-        block["audience"] = build_audience(c)
-    result: dict[str, Any] = {c.platform: block}
-    if get_fraction(c.platform, c.identity, "identity_set") < _IDENTITY_SET_FRACTION.get(
-        c.platform, 0
-    ):
-        result.update(_identity_set(c, block))
-    email, email_type = _email(c) if with_email else (None, None)
-    result["email"] = email
-    result["email_type"] = email_type
-    if include_lookalikes:
-        result["lookalikes"] = [
-            {
-                "username": h,
-                "profile_url": LINKS.get(c.platform, LINKS["instagram"]).format(h),
-                "engagement_percent": get_stats(c.platform, h).engagement_percent,
-                "follower_count": get_stats(c.platform, h).followers,
-            }
-            for h in get_neighbours(c, 3)
-        ]
-    return result

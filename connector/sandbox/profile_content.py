@@ -61,6 +61,14 @@ LINKS = {
     "youtube": "https://www.youtube.com/@{}",
 }
 POSTS = 3
+# A YouTube post's thumbnails: size → file, each a URL string as in the real sample.
+_THUMBNAILS = (
+    ("default", "default"),
+    ("medium", "mqdefault"),
+    ("high", "hqdefault"),
+    ("standard", "sddefault"),
+    ("maxres", "maxresdefault"),
+)
 
 
 def get_niche(c: Creator) -> tuple[str, list[str]]:
@@ -235,11 +243,8 @@ def _youtube_posts(c: Creator) -> list[dict[str, Any]]:
                 },
                 "media": {
                     "thumbnails": {
-                        "default": {
-                            "url": f"https://cdn.sandbox.invalid/yt/{vid}.jpg",
-                            "width": 120,
-                            "height": 90,
-                        }
+                        size: f"https://cdn.sandbox.invalid/vi/{vid}/{name}.jpg"
+                        for size, name in _THUMBNAILS
                     },
                     "duration": f"PT{c.rng.randint(3, 25)}M{c.rng.randint(0, 59)}S",
                     "definition": "hd",

@@ -47,6 +47,7 @@ _WORDS_B = _words(
 _STYLES_DOTTED = ("{a}{b}", "{a}.{b}", "{a}_{b}", "{a}{b}official", "the{a}{b}", "{a}.{b}.daily")
 _STYLES_PLAIN = ("{a}{b}", "{a}_{b}", "{a}{b}official", "the{a}{b}", "{a}_{b}_tv", "its{a}{b}")
 _URL = re.compile(r"^(https?://)?([a-z0-9-]+\.)+[a-z]{2,}(/|$)", re.IGNORECASE)
+_CHANNEL_ID = re.compile(r"^UC[A-Za-z0-9_-]{22}$")
 _GENERIC_SEGMENTS = {"channel", "c", "user", "in", "profile", "www", "share", "u"}
 
 
@@ -62,6 +63,15 @@ def parse_identity(handle: str) -> str:
         named = [s for s in segments if s.lower() not in _GENERIC_SEGMENTS]
         text = named[0] if named else (segments[-1] if segments else parsed.netloc)
     return text.lstrip("@").casefold()
+
+
+def get_charge_key(platform: str, handle: str) -> str:
+    """What the billing counters name a paid call by: the handle as sent, lower-cased.
+
+    A YouTube channel id keeps its case: two ids differing in case are two channels.
+    """
+    value = handle.strip()
+    return f"{platform}:{value if _CHANNEL_ID.match(value) else value.lower()}"
 
 
 def _digest(platform: str, identity: str, salt: str = "") -> bytes:

@@ -43,6 +43,7 @@ class PendingRecord:
     ``identity`` is stable across claims (sheet: the trimmed, lower-cased handle text; HubSpot:
     the contact id) and keys the store's "last written" hashes for write policies.
     ``location`` is for humans and error messages (``Leads!B7``, ``contact 1234``).
+    ``retry`` is True when the record's status said ``retry``: a human asked for another try.
     """
 
     key: str
@@ -51,6 +52,7 @@ class PendingRecord:
     platform_text: str | None
     location: str
     current: Mapping[str, Any] = field(default_factory=dict)
+    retry: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,14 @@ class WriteResult:
     written: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RetryRequest:
+    """What ``write_retry`` did: the records now saying ``retry``, and those it left alone."""
+
+    marked: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
 
 
 @runtime_checkable
@@ -104,4 +114,12 @@ class Source(Protocol):
 
     def check(self) -> list[str]:
         """Return human-readable problems (access, headers/properties, mapping lint)."""
+        ...
+
+    def write_retry(self, *, errors: bool = False, rows: Sequence[str] = ()) -> RetryRequest:
+        """Set the status of records to ``retry``, as a human would type it.
+
+        ``errors`` selects every record whose status is ``error``; ``rows`` names records
+        (sheet row numbers, HubSpot contact ids). A record being worked on is skipped.
+        """
         ...

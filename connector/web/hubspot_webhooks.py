@@ -166,11 +166,12 @@ def _targets(event: dict[str, Any], sources: Iterable[tuple[str, Any]]) -> list[
     if kind in CREATION:
         return [name for name, _ in sources]
     if kind in PROPERTY_CHANGE and not _is_echo(event):
+        # The handle or platform changed, or a human typed retry into the status.
         prop = event.get("propertyName")
         return [
             name
             for name, s in sources
-            if prop in (s.handle_property, getattr(s, "platform_property", None))
+            if prop in (s.handle_property, getattr(s, "platform_property", None), s.status_property)
         ]
     return []
 

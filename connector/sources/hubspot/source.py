@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -11,8 +10,22 @@ from typing import Any, Protocol
 from connector.config import HubSpotSettings, HubSpotSourceSettings
 from connector.errors import ConnectorError, SourceError
 from connector.mapping import TargetInfo, lint_mapping
-from connector.sources.base import PendingRecord, RecordUpdate, Status, WriteResult
+from connector.sources.base import (
+    PendingRecord,
+    RecordUpdate,
+    RetryRequest,
+    Status,
+    WriteResult,
+)
 from connector.sources.hubspot.client import CONTACT_OBJECT_TYPE, HubSpotClient, HubSpotList
+from connector.sources.hubspot.known import (
+    CLAIM,
+    DONE,
+    GONE,
+    get_fingerprint,
+    parse_known,
+    select_retry_contacts,
+)
 from connector.sources.hubspot.properties import (
     PropertySpec,
     apply_value,
@@ -35,7 +48,6 @@ PENDING_STATUSES = frozenset(
         Status.AWAITING_APPROVAL,
     }
 )
-_DONE, _CLAIM, _GONE = "done", "claim", "gone"
 
 
 class HubSpotStore(Protocol):
@@ -50,24 +62,6 @@ class HubSpotStore(Protocol):
     def take_record_hints(self, source: str) -> list[str]: ...
 
     def request_poll(self, source: str) -> None: ...
-
-
-def get_fingerprint(handle_text: str | None, platform_text: str | None = None) -> str:
-    """A short hash of the handle (and platform) text; a change re-queues the contact."""
-    text = f"{(handle_text or '').strip()}\x1f{(platform_text or '').strip().lower()}"
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-def _parse_known(value: str | None) -> tuple[str, float, str]:
-    """``done:<fp>``, ``gone:`` or ``claim:<expires>:<fp>`` → (kind, expires, fp)."""
-    kind, _, rest = (value or "").partition(":")
-    if kind == _CLAIM:
-        expires, _, fp = rest.partition(":")
-        try:
-            return kind, float(expires), fp
-        except ValueError:
-            return kind, 0.0, fp
-    return kind, 0.0, rest
 
 
 class HubSpotSource:
@@ -155,10 +149,10 @@ class HubSpotSource:
         )
         candidates: list[str] = [h for h in dict.fromkeys(hints) if h in member_set]
         for record_id in members:
-            kind, expires, _ = _parse_known(known.get(record_id))
-            if kind == _GONE or (kind == _CLAIM and expires > now):
+            kind, expires, _ = parse_known(known.get(record_id))
+            if kind == GONE or (kind == CLAIM and expires > now):
                 continue
-            if kind != _DONE or reconcile:
+            if kind != DONE or reconcile:
                 candidates.append(record_id)
         candidates = list(dict.fromkeys(candidates))
         if not candidates:
@@ -167,7 +161,7 @@ class HubSpotSource:
             return []
         batch = self._client.fetch_contacts(candidates, self._read_properties())
         pending: list[PendingRecord] = []
-        changes: dict[str, str | None] = {i: f"{_GONE}:" for i in batch.missing}
+        changes: dict[str, str | None] = {i: f"{GONE}:" for i in batch.missing}
         for record_id in candidates:
             values = batch.found.get(record_id)
             if values is None:
@@ -175,12 +169,12 @@ class HubSpotSource:
             record = self._build_record(record_id, values)
             fp = get_fingerprint(record.handle_text, record.platform_text)
             previous = known.get(record_id)
-            kind, expires, _ = _parse_known(previous)
+            kind, expires, _ = parse_known(previous)
             if self._is_pending(previous, values, record, fp, now):
                 pending.append(record)
-                changes[record_id] = f"{_CLAIM}:{now + self._claim_lease:.0f}:{fp}"
-            elif previous != f"{_DONE}:{fp}" and not (kind == _CLAIM and expires > now):
-                changes[record_id] = f"{_DONE}:{fp}"
+                changes[record_id] = f"{CLAIM}:{now + self._claim_lease:.0f}:{fp}"
+            elif previous != f"{DONE}:{fp}" and not (kind == CLAIM and expires > now):
+                changes[record_id] = f"{DONE}:{fp}"
         if claim:
             self._store.save_known_records(self.name, changes)
             if reconcile:
@@ -204,6 +198,7 @@ class HubSpotSource:
             platform_text=platform,
             location=f"contact {record_id}",
             current={t: values.get(t) for t in self._specs},
+            retry=(values.get(s.status_property) or "").strip().lower() == Status.RETRY,
         )
 
     def _is_pending(
@@ -216,11 +211,11 @@ class HubSpotSource:
     ) -> bool:
         if not record.handle_text.strip():
             return False
-        kind, expires, known_fp = _parse_known(known)
+        kind, expires, known_fp = parse_known(known)
         status = (values.get(self.settings.status_property) or "").strip().lower()
-        if kind == _DONE:
+        if kind == DONE:
             return known_fp != fp or status == Status.RETRY
-        if kind == _CLAIM:
+        if kind == CLAIM:
             return expires <= now or known_fp != fp
         return status in PENDING_STATUSES
 
@@ -259,6 +254,42 @@ class HubSpotSource:
         updates = {k: RecordUpdate(key=k, status=status, error=error) for k in keys}
         return self._write(inputs, updates)
 
+    def write_retry(self, *, errors: bool = False, rows: Sequence[str] = ()) -> RetryRequest:
+        """Set the status property of list members in ``error`` and/or named to ``retry``.
+
+        ``rows`` are contact ids (``"1001"``, ``"1001,1002"``). The next poll reads them again;
+        the error text is kept.
+        """
+        s = self.settings
+        members = set(self._client.iter_memberships(self.fetch_list().list_id))
+        named = list(dict.fromkeys(i for r in rows for i in r.replace(",", " ").split()))
+        result = RetryRequest(
+            skipped=[f"contact {i}: not in the list" for i in named if i not in members]
+        )
+        wanted = sorted(members) if errors else [i for i in named if i in members]
+        properties = [s.handle_property, s.status_property]
+        found = self._client.fetch_contacts(wanted, properties).found if wanted else {}
+        chosen, skipped = select_retry_contacts(
+            wanted,
+            found,
+            named=set(named),
+            known=self._store.get_known_records(self.name),
+            now=self._clock(),
+            handle_property=s.handle_property,
+            status_property=s.status_property,
+        )
+        result.skipped += skipped
+        retry = self._convert(s.status_property, Status.RETRY)
+        written = self._write(
+            {i: {s.status_property: retry} for i in chosen},
+            {i: RecordUpdate(key=i, status=Status.RETRY) for i in chosen},
+        )
+        result.marked = [f"contact {i}" for i in written.written]
+        result.skipped += [f"contact {i}: {why}" for i, why in written.failed.items()]
+        if result.marked:
+            self._store.request_poll(self.name)
+        return result
+
     def _write(
         self, inputs: dict[str, dict[str, str]], updates: dict[str, RecordUpdate]
     ) -> WriteResult:
@@ -270,24 +301,24 @@ class HubSpotSource:
         changes: dict[str, str | None] = {}
         for record_id in outcome.written:
             update = updates[record_id]
-            kind, _, claimed_fp = _parse_known(known.get(record_id))
+            kind, _, claimed_fp = parse_known(known.get(record_id))
             # The claim holds the fingerprint of what was read; a later edit must still differ.
             fp = (
                 claimed_fp
-                if kind == _CLAIM and claimed_fp
+                if kind == CLAIM and claimed_fp
                 else get_fingerprint(update.handle_text, self.settings.platform)
             )
             if update.status in FINAL_STATUSES:
-                changes[record_id] = f"{_DONE}:{fp}"
+                changes[record_id] = f"{DONE}:{fp}"
             elif update.status in REVISIT_STATUSES:
                 changes[record_id] = None
             else:
-                changes[record_id] = f"{_CLAIM}:{now + self._claim_lease:.0f}:{fp}"
+                changes[record_id] = f"{CLAIM}:{now + self._claim_lease:.0f}:{fp}"
         for record_id in outcome.missing:
-            changes[record_id] = f"{_GONE}:"
+            changes[record_id] = f"{GONE}:"
         for record_id in outcome.failed:
-            _, _, claimed_fp = _parse_known(known.get(record_id))
-            changes[record_id] = f"{_DONE}:{claimed_fp}"
+            _, _, claimed_fp = parse_known(known.get(record_id))
+            changes[record_id] = f"{DONE}:{claimed_fp}"
         self._store.save_known_records(self.name, changes)
         return WriteResult(
             written=list(outcome.written),

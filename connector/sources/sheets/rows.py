@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connector.errors import SourceError
-from connector.sources.base import PendingRecord, RecordUpdate
+from connector.sources.base import PendingRecord, RecordUpdate, Status
 from connector.sources.sheets.cells import (
     cell_range,
     cell_text,
@@ -189,6 +189,59 @@ def select_pending(
     return rows, next_expiry
 
 
+def parse_row_numbers(specs: Sequence[str]) -> list[int]:
+    """Sheet row numbers from ``["7", "9-12"]`` or ``["7,9-12"]``; ``ValueError`` otherwise."""
+    numbers: list[int] = []
+    for spec in specs:
+        for token in spec.replace(" ", ",").split(","):
+            if not token:
+                continue
+            first, dash, last = token.partition("-")
+            if not first.isdigit() or (dash and not last.isdigit()):
+                raise ValueError(f"{token!r} is not a row number or range (e.g. 7 or 9-12)")
+            low, high = int(first), int(last) if dash else int(first)
+            if low < 1 or high < low:
+                raise ValueError(f"{token!r} is not a row number or range (e.g. 7 or 9-12)")
+            numbers.extend(range(low, high + 1))
+    return list(dict.fromkeys(numbers))
+
+
+def select_retry_rows(
+    snapshot: Snapshot,
+    handle_col: int,
+    status_col: int | None,
+    *,
+    errors: bool,
+    rows: Sequence[int],
+    now: float,
+    lease: float,
+) -> tuple[list[int], list[str]]:
+    """Rows to set to ``retry``: every ``error`` row and/or the rows named; plus why others not.
+
+    A row without a handle, or holding a live claim (it is being worked on), is skipped.
+    """
+    chosen: list[int] = []
+    skipped: list[str] = []
+    named = set(rows)
+    for row in snapshot.row_numbers():
+        status = cell_text(snapshot.cell(status_col, row)).strip()
+        is_error = status.casefold() == Status.ERROR
+        if not (row in named or (errors and is_error)):
+            continue
+        named.discard(row)
+        claim = parse_claim(status)
+        if not cell_text(snapshot.cell(handle_col, row)).strip():
+            skipped.append(f"row {row}: no handle")
+        elif claim is not None and claim.claimed_at + lease > now:
+            skipped.append(f"row {row}: being worked on ({claim.label})")
+        else:
+            chosen.append(row)
+    for row in sorted(named):
+        where = "the header row or above" if row < snapshot.first_row else "past the last row"
+        skipped.append(f"row {row}: {where}")
+    return chosen, skipped
+
+
 def skip_backfill(
     snapshot: Snapshot,
     rows: list[int],
@@ -313,9 +366,12 @@ def build_record(
     platform_column: str | None,
     platform: str | None,
     targets: Sequence[str],
+    status_column: str | None = None,
 ) -> PendingRecord:
     """The pending record of one row: raw handle text, platform and current target values."""
     layout = snapshot.layout
+    status_col = layout.find(status_column) if status_column else None
+    status = cell_text(snapshot.cell(status_col, row)) if status_col is not None else ""
     handle_col = layout.find(handle_column) or 1
     handle = cell_text(snapshot.cell(handle_col, row))
     if platform_column:
@@ -328,4 +384,5 @@ def build_record(
         platform_text=platform,
         location=f"{title}!{column_letter(handle_col)}{row}",
         current=current,
+        retry=status.strip().casefold() == Status.RETRY,
     )

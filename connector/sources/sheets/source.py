@@ -20,8 +20,14 @@ from connector.mapping import lint_mapping
 from connector.media.urls import get_image_formula_columns
 from connector.ratelimit import RateBudget
 from connector.retry import RetryPolicy
-from connector.sources.base import PendingRecord, RecordUpdate, Status, WriteResult
-from connector.sources.sheets.cells import column_range, column_values, row_range
+from connector.sources.base import (
+    PendingRecord,
+    RecordUpdate,
+    RetryRequest,
+    Status,
+    WriteResult,
+)
+from connector.sources.sheets.cells import column_letter, column_range, column_values, row_range
 from connector.sources.sheets.claims import format_claim
 from connector.sources.sheets.destination import SheetsDestination
 from connector.sources.sheets.google import (
@@ -37,7 +43,9 @@ from connector.sources.sheets.rows import (
     find_claims,
     find_worksheet,
     parse_layout,
+    parse_row_numbers,
     select_pending,
+    select_retry_rows,
     skip_backfill,
     statuses_by_identity,
 )
@@ -178,6 +186,40 @@ class SheetsSource(SheetsWrites, SheetsDestination):
             extra={"source": self.name, "worker": self.worker_id, "pending": len(records)},
         )
         return records
+
+    def write_retry(self, *, errors: bool = False, rows: Sequence[str] = ()) -> RetryRequest:
+        """Write ``retry`` into the status cells of the ``error`` rows and/or the rows named.
+
+        ``rows`` are sheet row numbers or ranges (``"7"``, ``"9-12"``), as the sheet shows them.
+        """
+        try:
+            numbers = parse_row_numbers(rows)
+        except ValueError as exc:
+            raise SourceError(f"{self.name}: {exc}", hint="name sheet rows, e.g. 7,9-12") from exc
+        with self._lock:
+            snapshot = self._read_snapshot()
+            handle_col = snapshot.layout.find(self.settings.handle_column)
+            if handle_col is None:
+                raise SourceError(
+                    f"{self.name}: handle column {self.settings.handle_column!r} not found",
+                    hint="rename the column or set handle_column",
+                )
+            cells = self._ensure_columns(snapshot.layout)
+            status_col = (self._layout or snapshot.layout).find(self.settings.status_column)
+            chosen, skipped = select_retry_rows(
+                snapshot,
+                handle_col,
+                snapshot.layout.find(self.settings.status_column),
+                errors=errors,
+                rows=numbers,
+                now=self._now(),
+                lease=self.settings.claim_lease,
+            )
+            if status_col is not None:  # always: _ensure_columns adds a missing one
+                cells.update({(row, status_col): Status.RETRY for row in chosen})
+            self._write_cells(cells)
+        where = f"{self._title}!{column_letter(handle_col)}"
+        return RetryRequest([f"{where}{row}" for row in chosen], skipped)
 
     def check(self) -> list[str]:
         """Problems with access, headers and the mapping, for ``connector sources check``."""
@@ -329,6 +371,7 @@ class SheetsSource(SheetsWrites, SheetsDestination):
             platform_column=s.platform_column,
             platform=s.platform,
             targets=self._mapping.targets,
+            status_column=s.status_column,
         )
 
     def _new_token(self, used: set[str]) -> str:

@@ -1,4 +1,8 @@
-"""The payload vocabulary (data/payload_vocabulary.yaml): which keys a payload may carry where."""
+"""The payload vocabulary (vocabulary.yaml beside this module): which keys a payload carries where.
+
+Built from the real samples and the API reference's key lists only; the mapping lint and the
+tests that hold the sandbox to real payloads read it.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,11 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
+from importlib import resources
 from typing import Any
 
 import yaml
 
-VOCABULARY_FILE = Path(__file__).parent / "data" / "payload_vocabulary.yaml"
 SAME_AS_FULL = "same_as_full"
 
 
@@ -53,6 +56,33 @@ class Vocabulary:
             for platform in (self.platforms if "{platform}" in pattern else ("",))
         )
 
+    def known_keys(self, shape: str) -> set[str]:
+        """The keys of a shape a suggestion may name: listed keys, platforms, ``{platform}_x``."""
+        spec = self.shapes[shape]
+        keys = self.keys(shape)
+        if spec.get("keys_from") == "platforms":
+            keys |= set(self.platforms)
+        for item in spec.get("key_patterns", ()):
+            pattern = item["pattern"]
+            if "*" not in pattern:
+                keys |= {pattern.replace("{platform}", p) for p in self.platforms}
+        return keys
+
+    def known_prefix(
+        self, keys: Sequence[str], *, platform: str | None, tier: str = "full"
+    ) -> tuple[int, str | None]:
+        """How many leading keys of ``result.<keys…>`` are documented, and the shape reached.
+
+        The shape is that of the object holding the first undocumented key (None: a scalar,
+        or an object the vocabulary does not describe).
+        """
+        shape: str | None = self.tier(tier)["result"]
+        for index, key in enumerate(keys):
+            if shape is None or not self.allows(shape, key):
+                return index, shape
+            shape = self.child(shape, key, tier=tier, platform=platform)
+        return len(keys), shape
+
     def child(self, shape: str, key: str, *, tier: str, platform: str | None) -> str | None:
         """The shape of ``key``'s value inside ``shape`` (None: scalars or undocumented)."""
         spec = self.shapes[shape]
@@ -70,12 +100,7 @@ class Vocabulary:
 
         With ``platform`` None every platform key leads to that platform's requested block.
         """
-        shape: str | None = self.tier(tier)["result"]
-        for key in keys:
-            if shape is None or not self.allows(shape, key):
-                return False
-            shape = self.child(shape, key, tier=tier, platform=platform)
-        return True
+        return self.known_prefix(keys, platform=platform, tier=tier)[0] == len(keys)
 
     def tier(self, tier: str) -> dict[str, Any]:
         return self.tiers[tier]
@@ -132,5 +157,6 @@ class Vocabulary:
 
 @cache
 def load_vocabulary() -> Vocabulary:
-    """The vocabulary kept in tests/data/payload_vocabulary.yaml."""
-    return Vocabulary(yaml.safe_load(VOCABULARY_FILE.read_text(encoding="utf-8")))
+    """The vocabulary shipped with the package (``connector/mapping/vocabulary.yaml``)."""
+    text = resources.files(__package__).joinpath("vocabulary.yaml").read_text(encoding="utf-8")
+    return Vocabulary(yaml.safe_load(text))
