@@ -120,7 +120,7 @@ def test_retry_skips_a_row_being_worked_on_and_needs_a_selection(
     bad = retry(settings, "leads", "--rows", "2-x")
     assert bad.exit_code == 1 and "'2-x' is not a row number or range" in bad.output
     unknown = retry(settings, "nope", "--errors")
-    assert unknown.exit_code == 1 and "nope" in unknown.output
+    assert unknown.exit_code == 2 and "nope" in unknown.output
 
 
 def test_retry_errors_of_a_hubspot_list(stack: SandboxStack, tmp_path: Path) -> None:
