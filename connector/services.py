@@ -183,7 +183,7 @@ class Services:
     @property
     def media(self) -> MediaStore | None:
         """The media store for rehosted pictures, or None when disabled."""
-        if self.settings.media.backend == "none":
+        if self.settings.media_backend == "none":
             return None
         with self._lock:
             if self._media is None:
