@@ -58,6 +58,9 @@ class Services:
     clock: Callable[[], datetime] = utc_now
     worker_id: str = field(default_factory=build_worker_id)
     event_hooks: list[EventHook] = field(default_factory=list)
+    # Set when the worker was asked to stop: no new paid call starts, unstarted work is handed
+    # back for another worker, and the running step ends early.
+    stopping: threading.Event = field(default_factory=threading.Event)
     _enrichment: EnrichmentClient | None = None
     _sources: dict[str, Source] = field(default_factory=dict)
     _mappings: dict[str, Mapping] = field(default_factory=dict)

@@ -133,7 +133,7 @@ def test_two_workers_split_the_work_share_the_budget_and_never_pay_twice(
 
 
 @pytest.mark.slow
-def test_sigterm_finishes_the_running_step_and_exits_cleanly(
+def test_sigterm_stops_within_seconds_and_hands_back_what_was_not_sent(
     stack: SandboxStack, tmp_path: Path
 ) -> None:
     scenario = Scenario(stack, poll_interval=0.5)
@@ -148,20 +148,79 @@ def test_sigterm_finishes_the_running_step_and_exits_cleanly(
         while stack.ic.stats()["requests_by_endpoint"].get("enrich_full", 0) < 3:
             assert time.monotonic() < deadline, worker.read_log()[-3000:]
             time.sleep(0.05)
+        signalled = time.monotonic()
         code = worker.terminate(timeout=60)
+        stopped_after = time.monotonic() - signalled
     finally:
         worker.stop()
     log = worker.read_log()
     assert code == 0, log[-3000:]
+    assert stopped_after < 10, stopped_after
     assert 'event="stopping worker" signal=SIGTERM' in log
+    assert 'event="work handed back: the worker is stopping"' in log
     assert 'event="worker stopped"' in log
-    statuses = fetch_sheet_statuses(stack, scenario.sheet_key)
-    # The step in progress ran to the end: every claimed row got its answer, and every paid
-    # answer was used (a graceful stop wastes nothing).
-    assert all(is_final(s) for s in statuses), statuses
+    paid = stack.ic.stats()["credits_charged"]
+    assert 0 < paid < len(scenario.found)
+    # Every answer paid for before the stop is in the ledger: the next worker serves it free,
+    # and takes the handed-back rows at once (no lease to wait for).
+    store = Store.open(write_config_url(tmp_path), migrate=False)
+    try:
+        assert len(store.lookup_fresh(ledger_keys(scenario))) == paid
+    finally:
+        store.close()
+    again = ConnectorProcess(config, log_path=tmp_path / "worker2.log")
+    try:
+        again.start()
+        lost = scenario.wait_until_final(60)
+        assert again.terminate(timeout=30) == 0
+    finally:
+        again.stop()
+    assert lost == 0, again.read_log()[-3000:]
+    assert all(is_final(s) for s in fetch_sheet_statuses(stack, scenario.sheet_key))
     stats = stack.ic.stats()
     assert count_double_spent(stats["charges"]) == 0
     assert stats["credits_charged"] == len(scenario.found)
+
+
+@pytest.mark.slow
+def test_a_step_that_cannot_finish_is_abandoned_within_ten_seconds(
+    stack: SandboxStack, tmp_path: Path
+) -> None:
+    """A call in flight for 30 s cannot end in time: the worker leaves it as a crash would."""
+    stack.ic.configure(latency=30.0, jitter=0.0)
+    scenario = Scenario(stack, poll_interval=0.5)
+    scenario.add(build_dataset(4, sheet_share=1.0, duplicates=0.0, singles=4, prefix="h"))
+    worker = ConnectorProcess(
+        write_settings(stack, scenario, tmp_path), log_path=tmp_path / "w.log"
+    )
+    try:
+        worker.start()
+        deadline = time.monotonic() + 30
+        # The sandbox counts a request when it answers: wait for the rows to say "enriching".
+        while not any(
+            s.startswith("enriching") for s in fetch_sheet_statuses(stack, scenario.sheet_key)
+        ):
+            assert time.monotonic() < deadline, worker.read_log()[-3000:]
+            time.sleep(0.1)
+        time.sleep(1.0)
+        signalled = time.monotonic()
+        code = worker.terminate(timeout=30)
+        stopped_after = time.monotonic() - signalled
+    finally:
+        worker.stop()
+    log = worker.read_log()
+    assert code == 0, log[-3000:]
+    assert stopped_after < 10, stopped_after
+    assert 'event="worker stopped with steps unfinished' in log
+    assert "running=poll:leads" in log
+
+
+def write_config_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'data' / 'connector.db'}"
+
+
+def ledger_keys(scenario: Scenario) -> set[LedgerKey]:
+    return {LedgerKey(p, n.casefold(), "full") for p, n in scenario.found}
 
 
 def test_dry_run_writes_nothing_and_pays_nothing(stack: SandboxStack, tmp_path: Path) -> None:

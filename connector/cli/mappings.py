@@ -12,10 +12,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from connector.cli.context import get_context, handle_errors
+from connector.cli.context import BadInputError, NotFoundError, get_context, handle_errors
 from connector.config import PLATFORMS
 from connector.enrich.client import build_enrichment_client
-from connector.errors import ConfigError, MappingError
+from connector.errors import MappingError
 from connector.mapping import (
     Mapping,
     PreviewRow,
@@ -50,7 +50,7 @@ def check_command(files: tuple[str, ...], strict: bool) -> None:
     """
     paths = list(files) or sorted(str(p) for p in Path("mappings").glob("*.yaml"))
     if not paths:
-        raise ConfigError(["no mapping files given and none found in ./mappings"])
+        raise NotFoundError("no mapping files given and none found in ./mappings")
     failed = False
     for path in paths:
         try:
@@ -142,18 +142,18 @@ def read_sample(path: str, row: int = 0) -> dict[str, Any]:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError([f"{path}: cannot read the sample as JSON: {exc}"]) from exc
+        raise BadInputError(f"{path}: cannot read the sample as JSON: {exc}") from exc
     if isinstance(data, dict):
         for key in ("results", "data"):
             if isinstance(data.get(key), list):
                 data = data[key]
     if isinstance(data, list):
         if not 0 <= row < len(data):
-            raise ConfigError([f"{path}: --row {row} is out of range (0..{len(data) - 1})"])
+            raise BadInputError(f"{path}: --row {row} is out of range (0..{len(data) - 1})")
         data = data[row]
     profile = normalise_profile(data)
     if not profile:
-        raise ConfigError([f"{path}: no creator profile found (expected a JSON object)"])
+        raise BadInputError(f"{path}: no creator profile found (expected a JSON object)")
     return profile
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,6 +11,10 @@ import sqlalchemy as sa
 from connector.store.base import StoreBase
 from connector.store.models import WorkerBeat, WorkerState
 from connector.store.schema import worker_heartbeats
+
+# A worker writes its heartbeat this often; one silent for HEARTBEAT_STALE is gone (or hung).
+HEARTBEAT_EVERY = timedelta(seconds=15)
+HEARTBEAT_STALE = timedelta(seconds=60)
 
 
 def _beat(row: Any) -> WorkerBeat:
@@ -57,6 +61,11 @@ class WorkerMixin(StoreBase):
         if since is not None:
             query = query.where(worker_heartbeats.c.beat_at >= since)
         return self.transaction(lambda conn: [_beat(r) for r in conn.execute(query)])
+
+    def fetch_live_workers(self) -> list[WorkerBeat]:
+        """Workers that beat within ``HEARTBEAT_STALE`` and have not stopped."""
+        beats = self.fetch_heartbeats(since=self.now() - HEARTBEAT_STALE)
+        return [beat for beat in beats if beat.state != "stopped"]
 
     def prune_heartbeats(self, before: datetime) -> int:
         """Forget workers whose last heartbeat is older than ``before``."""
