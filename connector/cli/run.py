@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from contextlib import nullcontext
@@ -11,32 +10,17 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.table import Table
 
 from connector.cli.context import CheckFailedError, NotFoundError, get_context, handle_errors
+from connector.cli.output import echo_json, render_plan, render_run_summary
 from connector.config import parse_duration
 from connector.errors import ConfigError
 from connector.pipeline.batches import poll_batches
 from connector.pipeline.cycle import CycleReport, release_held, run_cycle
 from connector.pipeline.delivery import deliver_ready, flush_outbox
-from connector.pipeline.plan import render_plan
 from connector.pipeline.recovery import resume_stalled
 from connector.scheduler import STOP_TIMEOUT, run_worker
 from connector.services import build_services
-
-SUMMARY_COLUMNS = (
-    "records",
-    "invalid",
-    "duplicates",
-    "cached",
-    "enriched",
-    "not_found",
-    "waiting",
-    "held",
-    "errors",
-    "credits_spent",
-    "credits_saved",
-)
 
 
 @click.command("run")
@@ -85,7 +69,7 @@ def run_command(
             for name in names:
                 click.echo(f"source {name}: fetching pending records", err=True)
                 reports.append(run_cycle(services, name, dry_run=dry_run))
-        if dry_run:
+        if dry_run and not as_json:
             for report in reports:
                 render_plan(report, Console())
         elif not no_wait:
@@ -132,23 +116,11 @@ def _batches_to_wait_for(services: Any, report: Any, deadline: float) -> bool:
     return True
 
 
-def _print_summary(reports: list, as_json: bool) -> None:  # type: ignore[type-arg]
+def _print_summary(reports: list[CycleReport], as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps([r.as_dict() for r in reports], default=str))
+        echo_json([{**r.as_dict(), "plan": r.plan} if r.dry_run else r.as_dict() for r in reports])
         return
-    table = Table(title="run summary")
-    table.add_column("source")
-    for column in SUMMARY_COLUMNS:
-        table.add_column(column.replace("_", " "), justify="right")
-    table.add_column("error")
-    for report in reports:
-        values = [report.source] + [_fmt(getattr(report, c)) for c in SUMMARY_COLUMNS]
-        table.add_row(*values, report.error or "")
-    Console().print(table)
-
-
-def _fmt(value: object) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    render_run_summary(reports, Console())
 
 
 @click.command("worker")
@@ -195,7 +167,7 @@ def _check_workers(services: Any, *, as_json: bool) -> None:
     ]
     alive = any(row["state"] == "running" for row in rows)
     if as_json:
-        click.echo(json.dumps({"ok": alive, "workers": rows}))
+        echo_json({"ok": alive, "workers": rows})
     else:
         for row in rows:
             jobs = ", ".join(row["running"]) or "idle"

@@ -376,8 +376,8 @@ def _collect(run: DemoRun) -> None:
 def print_summary(summary: DemoSummary, console: Console) -> None:
     """The closing table."""
     table = Table(title="demo summary", show_header=False)
-    table.add_column("figure")
-    table.add_column("value", justify="right")
+    table.add_column("figure", no_wrap=True)
+    table.add_column("value", justify="right", no_wrap=True)
     rows = [
         ("rows enriched", summary.rows_enriched),
         ("not found", summary.not_found),
@@ -404,12 +404,13 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
             f"{summary.pictures_rehosted} / {summary.pictures_serving_after_expiry}",
         ),
         *((f"API calls: {name}", count) for name, count in summary.api_calls.items()),
-        ("dashboard", summary.dashboard_url),
         ("wall seconds", f"{summary.wall_seconds:g}"),
     ]
     for name, value in rows:
         table.add_row(name, str(value))
     console.print(table)
+    # A URL is one word: on its own line it is never wrapped inside a table cell.
+    console.print(f"dashboard: {summary.dashboard_url}", highlight=False, soft_wrap=True)
 
 
 def summary_json(summary: DemoSummary) -> str:
