@@ -88,7 +88,7 @@ class Services:
         with self._lock:
             if source_name not in self._mappings:
                 config = self.settings.get_source(source_name)
-                mapping = load_mapping(_resolve(config.mapping))
+                mapping = load_mapping(resolve_mapping_path(config.mapping))
                 for warning in mapping.warnings:
                     log.warning(
                         "mapping key unknown", extra={"source": source_name, "problem": warning}
@@ -204,7 +204,8 @@ class Services:
         self.store.close()
 
 
-def _resolve(path: str) -> Path:
+def resolve_mapping_path(path: str) -> Path:
+    """A source's ``mapping`` path: as written, else the copy shipped with the connector."""
     candidate = Path(path)
     if candidate.is_absolute() or candidate.exists():
         return candidate
