@@ -315,3 +315,16 @@ def test_a_storage_failure_is_a_row_error_not_a_crash(tmp_path: Path) -> None:
             services.media.save_image(build_png(b"fail" * 4), source="leads", identity="a")
     finally:
         services.close()
+
+
+def test_readyz_reports_a_bucket_it_cannot_reach(tmp_path: Path, s3_url: str) -> None:
+    media = {"backend": "s3", "s3": s3_settings(s3_url, bucket="missing-bucket")}
+    services = build_services(settings_for(tmp_path, media=media))
+    try:
+        response = web_client(services).get("/readyz")
+        assert response.status_code == 503
+        check = response.get_json()["checks"]["media"]
+        assert check["ok"] is False and check["backend"] == "s3"
+        assert "missing-bucket" in check["error"]
+    finally:
+        services.close()

@@ -14,7 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner, Result
 
+from connector.cli.context import CliContext
+from connector.cli.run import worker_command
 from connector.sandbox.stack import SandboxStack
 from connector.sandbox.workers import (
     ConnectorProcess,
@@ -166,11 +169,15 @@ def test_sigterm_stops_within_seconds_and_hands_back_what_was_not_sent(
     store = Store.open(write_config_url(tmp_path), migrate=False)
     try:
         assert len(store.lookup_fresh(ledger_keys(scenario))) == paid
+        assert [beat.state for beat in store.fetch_heartbeats()] == ["stopped"]
     finally:
         store.close()
+    assert check_workers(config).exit_code == 1
     again = ConnectorProcess(config, log_path=tmp_path / "worker2.log")
     try:
         again.start()
+        assert again.wait_for_log("worker started", 60)
+        assert check_workers(config).exit_code == 0
         lost = scenario.wait_until_final(60)
         assert again.terminate(timeout=30) == 0
     finally:
@@ -213,6 +220,11 @@ def test_a_step_that_cannot_finish_is_abandoned_within_ten_seconds(
     assert stopped_after < 10, stopped_after
     assert 'event="worker stopped with steps unfinished' in log
     assert "running=poll:leads" in log
+
+
+def check_workers(config: Path) -> Result:
+    """``connector worker --check`` against the scenario's state database."""
+    return CliRunner().invoke(worker_command, ["--check"], obj=CliContext(config_path=str(config)))
 
 
 def write_config_url(tmp_path: Path) -> str:

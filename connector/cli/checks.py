@@ -3,8 +3,9 @@ spreadsheet URLs and the sources' mapping files against the media backend."""
 
 from __future__ import annotations
 
+from connector.config import SERVED_MEDIA_BACKENDS as SERVED_MEDIA
 from connector.config import Settings
-from connector.config.runtime import SERVED_MEDIA, Finding, check_runtime_settings, error, warning
+from connector.config.runtime import Finding, check_runtime_settings, error, warning
 from connector.errors import ConfigError, MappingError, SourceError
 from connector.mapping import Mapping, load_mapping
 from connector.media.store import get_media_base_url

@@ -12,6 +12,7 @@ from connector.config.loading import (
 from connector.config.masking import mask_url, mask_urls, mask_value
 from connector.config.sections import (
     PLATFORMS,
+    SERVED_MEDIA_BACKENDS,
     AlertsSettings,
     ChannelSettings,
     CreditsSettings,
@@ -41,6 +42,7 @@ from connector.config.settings import Settings, check_settings
 __all__ = [
     "DEFAULT_CONFIG_PATH",
     "PLATFORMS",
+    "SERVED_MEDIA_BACKENDS",
     "AlertsSettings",
     "ChannelSettings",
     "CreditsSettings",

@@ -27,7 +27,6 @@ _CHANGE_ME = re.compile(r"(?i)^(change[_-]?me|todo|tbd|xxx+|placeholder)$")
 _EXAMPLE_HOSTS = ("example.com", "example.net", "example.org")
 _EXAMPLE_TLDS = (".example", ".invalid", ".test")
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
-SERVED_MEDIA = ("local", "database", "s3")
 
 
 @dataclass(frozen=True)

@@ -258,6 +258,8 @@ class S3MediaSettings(SettingsSection):
 
 
 MediaBackendName = Literal["local", "database", "s3", "hubspot", "none"]
+# The backends whose pictures the web app serves at /media/ (the URLs are the connector's own).
+SERVED_MEDIA_BACKENDS: tuple[MediaBackendName, ...] = ("local", "database", "s3")
 
 
 class MediaSettings(SettingsSection):

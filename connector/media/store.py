@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 
-from connector.config import MediaSettings, Settings
+from connector.config import SERVED_MEDIA_BACKENDS, MediaSettings, Settings
 from connector.errors import ConnectorError
 from connector.media.base import MediaBackend, ServedBackend
 from connector.media.database import DatabaseMediaBackend
@@ -69,8 +69,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 RECENT_URLS = 4096
-# The backends whose pictures the web app serves at /media/ (the URLs are the connector's own).
-SERVED_BACKENDS = ("local", "database", "s3")
+SERVED_BACKENDS = SERVED_MEDIA_BACKENDS
 
 
 class MediaStore:
