@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -142,22 +142,12 @@ def test_sigterm_stops_within_seconds_and_hands_back_what_was_not_sent(
     scenario = Scenario(stack, poll_interval=0.5)
     scenario.add(build_dataset(20, sheet_share=1.0, duplicates=0.0, singles=20, prefix="t"))
     config = write_settings(stack, scenario, tmp_path)
-    worker = ConnectorProcess(config, log_path=tmp_path / "worker.log")
-    try:
-        worker.start()
-        assert worker.wait_for_log("worker started", 60), worker.read_log()[-3000:]
-        # 20 single calls at 2 a second: the poll job is mid-way when the signal arrives.
-        deadline = time.monotonic() + 30
-        while stack.ic.stats()["requests_by_endpoint"].get("enrich_full", 0) < 3:
-            assert time.monotonic() < deadline, worker.read_log()[-3000:]
-            time.sleep(0.05)
-        signalled = time.monotonic()
-        code = worker.terminate(timeout=60)
-        stopped_after = time.monotonic() - signalled
-    finally:
-        worker.stop()
-    log = worker.read_log()
-    assert code == 0, log[-3000:]
+    # 20 single calls at 2 a second: the poll job is mid-way when the signal arrives.
+    log, stopped_after = stop_mid_step(
+        config,
+        tmp_path / "worker.log",
+        lambda: stack.ic.stats()["requests_by_endpoint"].get("enrich_full", 0) >= 3,
+    )
     assert stopped_after < 10, stopped_after
     assert 'event="stopping worker" signal=SIGTERM' in log
     assert 'event="work handed back: the worker is stopping"' in log
@@ -197,29 +187,40 @@ def test_a_step_that_cannot_finish_is_abandoned_within_ten_seconds(
     stack.ic.configure(latency=30.0, jitter=0.0)
     scenario = Scenario(stack, poll_interval=0.5)
     scenario.add(build_dataset(4, sheet_share=1.0, duplicates=0.0, singles=4, prefix="h"))
-    worker = ConnectorProcess(
-        write_settings(stack, scenario, tmp_path), log_path=tmp_path / "w.log"
+    # The sandbox counts a request when it answers: wait for the rows to say "enriching".
+    log, stopped_after = stop_mid_step(
+        write_settings(stack, scenario, tmp_path),
+        tmp_path / "w.log",
+        lambda: any(
+            s.startswith("enriching") for s in fetch_sheet_statuses(stack, scenario.sheet_key)
+        ),
+        settle=1.0,
     )
+    assert stopped_after < 10, stopped_after
+    assert 'event="worker stopped with steps unfinished' in log
+    assert "running=poll:leads" in log
+
+
+def stop_mid_step(
+    config: Path, log_path: Path, busy: Callable[[], bool], *, settle: float = 0.0
+) -> tuple[str, float]:
+    """Start a worker, SIGTERM it once ``busy()`` holds; its log and seconds to exit (code 0)."""
+    worker = ConnectorProcess(config, log_path=log_path)
     try:
         worker.start()
-        deadline = time.monotonic() + 30
-        # The sandbox counts a request when it answers: wait for the rows to say "enriching".
-        while not any(
-            s.startswith("enriching") for s in fetch_sheet_statuses(stack, scenario.sheet_key)
-        ):
+        deadline = time.monotonic() + 60
+        while not busy():
             assert time.monotonic() < deadline, worker.read_log()[-3000:]
-            time.sleep(0.1)
-        time.sleep(1.0)
+            time.sleep(0.05)
+        time.sleep(settle)
         signalled = time.monotonic()
-        code = worker.terminate(timeout=30)
+        code = worker.terminate(timeout=60)
         stopped_after = time.monotonic() - signalled
     finally:
         worker.stop()
     log = worker.read_log()
     assert code == 0, log[-3000:]
-    assert stopped_after < 10, stopped_after
-    assert 'event="worker stopped with steps unfinished' in log
-    assert "running=poll:leads" in log
+    return log, stopped_after
 
 
 def check_workers(config: Path) -> Result:
