@@ -3,8 +3,9 @@
 Problems are what fails when the file loads (types, unknown keys, unset variables) and what
 would only fail at run time (placeholders, missing credentials, unusable URLs and secrets,
 broken mappings, a media backend that cannot work): each with where it is and how to fix it.
-Errors exit 1; warnings (setups that work only under conditions the connector cannot see) do
-not. ``--json`` prints one JSON object on stdout and nothing else.
+A file that does not load exits 2 (as every command does), run-time errors exit 1; warnings
+(setups that work only under conditions the connector cannot see) do not fail. ``--json``
+prints one JSON object on stdout and nothing else.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from connector.cli.context import get_context
 from connector.cli.output import echo_json
 from connector.config import DEFAULT_CONFIG_PATH, Settings, load_settings
 from connector.config.runtime import Finding
-from connector.errors import ConfigError
+from connector.errors import ConfigError, format_error
 
 # "<file>:<line>: <path>: <message>" as ConfigError lists load problems (line optional).
 _LOCATED = re.compile(
@@ -44,7 +45,24 @@ def check_command(as_json: bool) -> None:
     Prints the settings with secrets masked, then each problem with its fix.
     """
     context = get_context()
-    settings, findings = _load_and_check(context.config_path)
+    try:
+        settings, findings = _load_and_check(context.config_path)
+    except ConfigError as exc:
+        # Not even the rest could be checked: the load problems alone, as every command says them.
+        if as_json:
+            problems = [_load_finding(problem).as_dict() for problem in exc.problems]
+            echo_json(
+                {
+                    "ok": False,
+                    "errors": len(problems),
+                    "warnings": 0,
+                    "problems": problems,
+                    "settings": None,
+                }
+            )
+        else:
+            click.echo(format_error(exc), err=True)
+        raise SystemExit(2) from exc
     context.setup_logging(settings)
     errors = sum(1 for f in findings if f.level == "error")
     warnings = len(findings) - errors
@@ -65,12 +83,17 @@ def check_command(as_json: bool) -> None:
         for finding in findings:
             click.echo(str(finding), err=True)
         click.echo(_summary(errors, warnings), err=True)
+    if settings is None:
+        raise SystemExit(2)
     if errors:
         raise SystemExit(1)
 
 
 def _load_and_check(config_path: str | None) -> tuple[Settings | None, list[Finding]]:
-    """The settings (None when they cannot load) and every problem found."""
+    """The settings (None when only unset variables stop them loading) and every problem found.
+
+    ``ConfigError`` when the file does not load for any other reason.
+    """
     try:
         settings = load_settings(config_path)
     except ConfigError as exc:
@@ -79,7 +102,7 @@ def _load_and_check(config_path: str | None) -> tuple[Settings | None, list[Find
         try:
             lenient = load_settings(config_path, environ=_blank_unset(config_path))
         except ConfigError:
-            return None, findings
+            raise exc from None
         reported = {f.path for f in findings}
         more = [f for f in check_config(lenient) if not _covered(f.path, reported)]
         return None, findings + more
@@ -107,7 +130,7 @@ def _blank_unset(config_path: str | None) -> dict[str, str]:
     path = Path(config_path or os.environ.get("CONNECTOR_CONFIG") or DEFAULT_CONFIG_PATH)
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError:
+    except (OSError, UnicodeDecodeError):
         return dict(os.environ)
     return {**{name: "" for name in _REQUIRED_VAR.findall(text)}, **os.environ}
 

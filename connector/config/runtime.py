@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
+from connector.config.masking import mask_url
 from connector.config.sections import HubSpotSourceSettings, SheetSourceSettings
 from connector.config.settings import Settings
 
@@ -133,15 +134,19 @@ def check_urls(settings: Settings) -> list[Finding]:
         problem = _url_problem(url)
         if problem:
             found.append(
-                error(path, f"{url!r} {problem}", f"set it to {what}, e.g. https://host/…")
+                error(
+                    path,
+                    f"{mask_url(url)!r} {problem}",
+                    f"set it to {what}, e.g. https://host/…",
+                )
             )
     public = settings.public_base_url
     if public and urlsplit(public).scheme == "http" and not _is_loopback(public):
         found.append(
             warning(
                 "public_base_url",
-                f"{public!r} is plain http: HubSpot sends webhooks only to https, and browsers "
-                "send the dashboard's session cookie in the clear",
+                f"{mask_url(public)!r} is plain http: HubSpot sends webhooks only to https, and "
+                "browsers send the dashboard's session cookie in the clear",
                 "put a TLS reverse proxy in front and use its https:// address",
             )
         )
@@ -160,8 +165,10 @@ def check_credentials(settings: Settings) -> list[Finding]:
     """API keys and tokens the configured sources, searches and alerts will need."""
     found = []
     if not _secret(settings.influencers_club.api_key):
+        # Without sources or searches nothing is enriched; only balance checks would fail.
+        needed = any(s.enabled for s in settings.sources) or bool(settings.discovery.searches)
         found.append(
-            error(
+            (error if needed else warning)(
                 "influencers_club.api_key",
                 "no influencers.club API key: every enrichment, search and balance check fails",
                 "set IC_API_KEY (the key from the influencers.club dashboard)",
@@ -214,20 +221,23 @@ def check_alert_channels(settings: Settings) -> list[Finding]:
                     )
                 )
             continue
-        problem = _url_problem(channel.url)
+        # The URL is a secret (it may carry an access key): named masked, never whole.
+        url = _secret(channel.url)
+        problem = "is empty" if not url else _url_problem(url)
         if problem:
             found.append(
                 error(
                     f"{path}.url",
-                    f"{channel.url!r} {problem}",
+                    f"the alert webhook URL {mask_url(url)!r} {problem}",
                     "set it to the https:// endpoint that receives the alerts",
                 )
             )
-        elif urlsplit(channel.url).scheme == "http" and not _is_loopback(channel.url):
+        elif urlsplit(url).scheme == "http" and not _is_loopback(url):
             found.append(
                 warning(
                     f"{path}.url",
-                    f"{channel.url!r} is plain http: alerts travel unencrypted",
+                    f"the alert webhook URL {mask_url(url)!r} is plain http: alerts travel "
+                    "unencrypted",
                     "use the receiver's https:// address",
                 )
             )
