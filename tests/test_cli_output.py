@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,11 +17,14 @@ from click.testing import CliRunner
 from rich.console import Console
 
 from connector.cli.context import CliContext
+from connector.cli.mappings import read_sample, render_preview
 from connector.cli.output import RUN_FIGURES, render_plan, render_run_summary
 from connector.cli.run import approve_command, run_command
+from connector.mapping import load_mapping, preview_mapping
 from connector.pipeline.report import CycleReport
 from connector.sandbox.stack import SandboxStack
 
+ROOT = Path(__file__).resolve().parent.parent
 LONG_ERROR = (
     "the spreadsheet is not shared with the service account connector@example.iam."
     "gserviceaccount.com: open it in Google Sheets, press Share and add that address as editor"
@@ -143,3 +147,19 @@ def test_an_unknown_source_is_not_a_configuration_error(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "error: not found: no source named 'x'" in result.stderr
+
+
+def test_the_mapping_preview_fits_80_columns_one_block_per_field() -> None:
+    mapping = load_mapping(ROOT / "mappings" / "sheets_default.yaml")
+    profile = read_sample(
+        str(ROOT / "tests" / "data" / "samples" / "full-instagram-cristiano.json")
+    )
+    now = datetime.now(UTC)
+    rows = preview_mapping(mapping, profile, "instagram", meta={"enriched_at": now, "now": now})
+    out = io.StringIO()
+    console = Console(file=out, width=80, color_system=None)
+    render_preview(mapping, rows, platform="instagram", handle="cristiano", console=console)
+    lines = out.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "Full Name ← Cristiano Ronaldo" in lines
+    assert "    from {platform}.full_name → strip" in lines

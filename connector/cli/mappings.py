@@ -209,26 +209,48 @@ def _chain(row: PreviewRow) -> Text:
     return text
 
 
+# Narrower than this, the five columns would break words: one block per field instead.
+_TABLE_WIDTH = 120
+
+
 def render_preview(
-    mapping: Mapping, rows: list[PreviewRow], *, platform: str, handle: str | None
+    mapping: Mapping,
+    rows: list[PreviewRow],
+    *,
+    platform: str,
+    handle: str | None,
+    console: Console | None = None,
 ) -> None:
-    """Print the preview as a table: target ← value, with the chain and any note."""
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        console = Console(highlight=False, width=160)
+    """Print the preview: target ← value, with the chain and any note (a table when wide)."""
+    if console is None:
+        console = Console(highlight=False)
+        if not console.is_terminal:
+            console = Console(highlight=False, width=160)
     who = f"{platform} @{handle}" if handle else platform
-    table = Table(title=f"{mapping.path} ({mapping.kind}) ← {who}", title_justify="left")
-    table.add_column("target", style="bold", no_wrap=True)
-    table.add_column("", no_wrap=True)
-    table.add_column("value", overflow="fold")
-    table.add_column("from (source → transforms)", overflow="fold")
-    table.add_column("note", overflow="fold")
-    for row in rows:
-        style = "red" if row.note.startswith("error") else ""
-        table.add_row(
-            Text(row.target), "←", _shown(row.value), _chain(row), Text(row.note, style=style)
-        )
-    console.print(table)
+    title = f"{mapping.path} ({mapping.kind}) ← {who}"
+    if console.width < _TABLE_WIDTH:
+        console.print(Text(title, style="bold"))
+        for row in rows:
+            line = Text(row.target, style="bold")
+            line.append(" ← ").append_text(_shown(row.value))
+            console.print(line)
+            console.print(Text("    from ").append_text(_chain(row)))
+            if row.note:
+                style = "red" if row.note.startswith("error") else ""
+                console.print(Text("    " + row.note, style=style))
+    else:
+        table = Table(title=title, title_justify="left")
+        table.add_column("target", style="bold", no_wrap=True)
+        table.add_column("", no_wrap=True)
+        table.add_column("value", overflow="fold")
+        table.add_column("from (source → transforms)", overflow="fold")
+        table.add_column("note", overflow="fold")
+        for row in rows:
+            style = "red" if row.note.startswith("error") else ""
+            table.add_row(
+                Text(row.target), "←", _shown(row.value), _chain(row), Text(row.note, style=style)
+            )
+        console.print(table)
     console.print("preview only: nothing was written", style="dim")
 
 
