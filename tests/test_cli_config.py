@@ -253,3 +253,16 @@ def test_placeholders_are_found_in_any_setting(data: dict[str, Any], path: str) 
     assert path in {f.path for f in findings if "placeholder" in f.message}
     secret_finding = next(f for f in findings if f.path == path and "placeholder" in f.message)
     assert "<your token>" not in secret_finding.message
+
+
+def test_unknown_payload_keys_in_a_mapping_are_warnings(tmp_path: Path) -> None:
+    (tmp_path / "typo.yaml").write_text(
+        "kind: sheets\nfields:\n  - target: Followers\n    source: instagram.folower_count\n",
+        encoding="utf-8",
+    )
+    config = good_config(tmp_path)
+    config["sources"][0]["mapping"] = str(tmp_path / "typo.yaml")
+    result = check(tmp_path, config, "--json")
+    assert result.exit_code == 0, result.stdout
+    found = problems(result)["sources[0].mapping"]
+    assert found["level"] == "warning" and "folower_count" in found["message"]

@@ -86,6 +86,15 @@ def check_mappings(settings: Settings) -> list[Finding]:
         except MappingError as exc:
             found.extend(error(path, problem, MAPPING_FIX) for problem in exc.problems)
             continue
+        found.extend(
+            warning(
+                path,
+                problem,
+                "correct the key (docs/mappings.md#checks-and-lint), or keep it if the API "
+                "sends it; `connector mappings check --strict` fails on these",
+            )
+            for problem in mapping.warnings
+        )
         if mapping.kind != source.type:
             found.append(
                 error(
