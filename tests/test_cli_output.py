@@ -139,14 +139,14 @@ def test_approve_with_an_unknown_id_says_not_found(tmp_path: Path) -> None:
     assert "invalid configuration" not in result.output
 
 
-def test_an_unknown_source_is_not_a_configuration_error(tmp_path: Path) -> None:
+def test_an_unknown_source_is_a_configuration_error(tmp_path: Path) -> None:
     config = tmp_path / "connector.yaml"
     config.write_text(yaml.safe_dump({"data_dir": str(tmp_path / "data")}))
     result = CliRunner().invoke(
         run_command, ["--once", "--source", "x"], obj=CliContext(config_path=str(config))
     )
-    assert result.exit_code == 1
-    assert "error: not found: no source named 'x'" in result.stderr
+    assert result.exit_code == 2
+    assert "error: invalid configuration: unknown source 'x'" in result.stderr
 
 
 def test_the_mapping_preview_fits_80_columns_one_block_per_field() -> None:

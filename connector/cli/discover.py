@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from connector.cli.context import NotFoundError, get_context, handle_errors
+from connector.cli.context import get_context, handle_errors
 from connector.cli.output import echo_json, render_figures
 from connector.discovery.searches import get_search, run_saved_search
 from connector.services import build_services
@@ -48,12 +48,6 @@ def discover_command(name: str, dry_run: bool, as_json: bool) -> None:
     """
 
     settings = get_context().settings()
-    known = [s.name for s in settings.discovery.searches]
-    if name not in known:
-        raise NotFoundError(
-            f"no saved search named {name!r}",
-            hint=f"configured under discovery.searches: {', '.join(known) or 'none'}",
-        )
     search = get_search(settings, name)
     services = build_services(settings)
     console = Console(stderr=True)

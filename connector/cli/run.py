@@ -50,12 +50,9 @@ def run_command(
     names = list(source_names) or [s.name for s in settings.sources if s.enabled]
     if not names:
         raise ConfigError(["no sources configured (add one under `sources:`)"])
-    known = [s.name for s in settings.sources]
     for name in names:
-        if name not in known:
-            raise NotFoundError(
-                f"no source named {name!r}", hint=f"configured: {', '.join(known) or 'none'}"
-            )
+        # An unknown source is a configuration error (exit 2), as for `connector retry`.
+        settings.get_source(name)
     services = build_services(settings)
     console = Console(stderr=True)
     reports: list[CycleReport] = []
