@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
+import os
 import signal
+import socket
 import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from connector.alerts.engine import check_credits
 from connector.discovery.searches import run_saved_search
+from connector.errors import ConnectorError
 from connector.pipeline.batches import poll_batches
 from connector.pipeline.cycle import release_held, run_cycle
 from connector.pipeline.delivery import deliver_ready, flush_outbox
 from connector.pipeline.recovery import resume_stalled
+from connector.store.workers import HEARTBEAT_EVERY
 
 if TYPE_CHECKING:
     from connector.services import Services
+    from connector.store.models import WorkerState
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +41,9 @@ HOUSEKEEPING_EVERY = 3600.0
 HISTORY_DAYS = 90
 WORK_DAYS = 30
 BATCH_TICK = 5.0
+# Seconds between SIGTERM and exit at most: Docker kills after 10 s, Heroku and Render after 30.
+STOP_TIMEOUT = 8.0
+HEARTBEAT_DAYS = 7
 
 
 def poll_source(services: Services, name: str) -> None:
@@ -68,6 +81,7 @@ def tick_housekeeping(services: Services) -> None:
     now = services.clock()
     pruned = services.store.prune_history(now - timedelta(days=HISTORY_DAYS))
     pruned["work_items"] = services.store.delete_work(older_than=now - timedelta(days=WORK_DAYS))
+    pruned["heartbeats"] = services.store.prune_heartbeats(now - timedelta(days=HEARTBEAT_DAYS))
     log.info("housekeeping", extra=pruned)
 
 
@@ -85,15 +99,18 @@ def run_search(services: Services, name: str) -> None:
     run_saved_search(services, name)
 
 
-def build_scheduler(services: Services) -> BlockingScheduler:
-    """A ``BlockingScheduler`` with one job per source, plus the housekeeping jobs."""
+def build_scheduler(services: Services, running: RunningJobs | None = None) -> BlockingScheduler:
+    """A ``BlockingScheduler`` with one job per source, plus the housekeeping jobs.
+
+    ``running`` learns which jobs run at any moment (for a stop, and the heartbeat).
+    """
     settings = services.settings
     scheduler = BlockingScheduler(timezone=UTC)
     now = datetime.now(UTC)
 
     def add(func: Any, job_id: str, seconds: float, *args: Any) -> None:
         scheduler.add_job(
-            func,
+            running.track(job_id, func) if running is not None else func,
             "interval",
             seconds=seconds,
             args=[services, *args],
@@ -133,17 +150,105 @@ def _on_job_event(services: Services) -> Any:
     return listener
 
 
-def run_worker(services: Services) -> None:
-    """Run the scheduler until SIGTERM/SIGINT; the running step finishes before exit."""
-    scheduler = build_scheduler(services)
-    stopper: list[threading.Thread] = []
+class RunningJobs:
+    """The ids of the jobs running right now: each job marks itself in and out."""
+
+    def __init__(self) -> None:
+        self._ids: dict[str, int] = {}
+        self._changed = threading.Condition()
+
+    def track(self, job_id: str, func: Callable[..., None]) -> Callable[..., None]:
+        """``func`` counted as running under ``job_id`` while it runs."""
+
+        @functools.wraps(func)
+        def tracked(*args: Any) -> None:
+            with self._changed:
+                self._ids[job_id] = self._ids.get(job_id, 0) + 1
+            try:
+                func(*args)
+            finally:
+                with self._changed:
+                    self._ids[job_id] -= 1
+                    if not self._ids[job_id]:
+                        del self._ids[job_id]
+                    self._changed.notify_all()
+
+        return tracked
+
+    def get_ids(self) -> list[str]:
+        """The running jobs' ids."""
+        with self._changed:
+            return sorted(self._ids)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no job runs; False when some still do after ``timeout`` seconds."""
+        with self._changed:
+            return self._changed.wait_for(lambda: not self._ids, timeout=max(timeout, 0.0))
+
+
+class Heartbeat:
+    """This worker's heartbeat in the store, written from its own thread (jobs cannot delay it)."""
+
+    def __init__(self, services: Services, running: RunningJobs) -> None:
+        self.services = services
+        self.running = running
+        self.started_at = services.clock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
+
+    def beat(self, state: WorkerState = "running") -> None:
+        """Record that this worker is alive (or stopping, or stopped) and what it runs."""
+        try:
+            self.services.store.save_heartbeat(
+                self.services.worker_id,
+                hostname=socket.gethostname(),
+                pid=os.getpid(),
+                started_at=self.started_at,
+                state=state,
+                running=self.running.get_ids(),
+            )
+        except ConnectorError as exc:
+            log.warning("heartbeat not saved", extra={"error": str(exc)})
+
+    def start(self) -> None:
+        """Beat now and then every ``HEARTBEAT_EVERY``."""
+        self.beat()
+        self._thread.start()
+
+    def stop(self, state: WorkerState) -> None:
+        """Stop beating, leaving ``state`` as the last word."""
+        self._stop.set()
+        self.beat(state)
+
+    def _run(self) -> None:
+        while not self._stop.wait(HEARTBEAT_EVERY.total_seconds()):
+            self.beat("stopping" if self.services.stopping.is_set() else "running")
+
+
+def run_worker(services: Services, *, stop_timeout: float = STOP_TIMEOUT) -> None:
+    """Run the scheduler until SIGTERM/SIGINT, then stop within ``stop_timeout`` seconds.
+
+    On the signal no job starts any more and running steps end early: no new paid call is sent,
+    calls in flight finish and their answers are saved, and work no call was sent for is handed
+    back to the next worker. A step still running after ``stop_timeout`` is abandoned as a crash
+    would leave it (its leases expire; a paid call in flight asks for ``retry``). A second
+    signal stops at once.
+    """
+    running = RunningJobs()
+    scheduler = build_scheduler(services, running)
+    heartbeat = Heartbeat(services, running)
+    deadline: list[float] = []
 
     def stop(signum: int, _frame: Any) -> None:
-        log.info("stopping worker", extra={"signal": signal.Signals(signum).name})
-        if not stopper:
-            thread = threading.Thread(target=scheduler.shutdown, kwargs={"wait": True})
-            stopper.append(thread)
-            thread.start()
+        name = signal.Signals(signum).name
+        if deadline:
+            log.warning("second signal: stopping now", extra={"signal": name})
+            _exit_now(1)
+        deadline.append(time.monotonic() + stop_timeout)
+        services.stopping.set()
+        log.info("stopping worker", extra={"signal": name, "running": ",".join(running.get_ids())})
+        # Not from the handler itself: the interrupted main thread may hold the scheduler's lock.
+        threading.Thread(target=_shutdown, args=(scheduler,), name="stopper").start()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -151,7 +256,30 @@ def run_worker(services: Services) -> None:
         "worker started",
         extra={"worker": services.worker_id, "sources": ",".join(services.source_names)},
     )
+    heartbeat.start()
     scheduler.start()
-    for thread in stopper:
-        thread.join()
+    if not deadline:
+        deadline.append(time.monotonic() + stop_timeout)
+    heartbeat.beat("stopping")
+    if not running.wait_idle(deadline[0] - time.monotonic()):
+        left = running.get_ids()
+        heartbeat.stop("stopped")
+        log.warning(
+            "worker stopped with steps unfinished: their leases expire and another worker "
+            "resumes them",
+            extra={"worker": services.worker_id, "running": ",".join(left)},
+        )
+        _exit_now(0)
+    heartbeat.stop("stopped")
     log.info("worker stopped", extra={"worker": services.worker_id})
+
+
+def _shutdown(scheduler: BlockingScheduler) -> None:
+    with contextlib.suppress(SchedulerNotRunningError):
+        scheduler.shutdown(wait=False)
+
+
+def _exit_now(code: int) -> None:
+    """Leave without waiting for job threads (the interpreter would join them)."""
+    logging.shutdown()
+    os._exit(code)

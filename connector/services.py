@@ -58,6 +58,9 @@ class Services:
     clock: Callable[[], datetime] = utc_now
     worker_id: str = field(default_factory=build_worker_id)
     event_hooks: list[EventHook] = field(default_factory=list)
+    # Set when the worker was asked to stop: no new paid call starts, unstarted work is handed
+    # back for another worker, and the running step ends early.
+    stopping: threading.Event = field(default_factory=threading.Event)
     _enrichment: EnrichmentClient | None = None
     _sources: dict[str, Source] = field(default_factory=dict)
     _mappings: dict[str, Mapping] = field(default_factory=dict)
@@ -85,7 +88,7 @@ class Services:
         with self._lock:
             if source_name not in self._mappings:
                 config = self.settings.get_source(source_name)
-                mapping = load_mapping(_resolve(config.mapping))
+                mapping = load_mapping(resolve_mapping_path(config.mapping))
                 for warning in mapping.warnings:
                     log.warning(
                         "mapping key unknown", extra={"source": source_name, "problem": warning}
@@ -183,7 +186,7 @@ class Services:
     @property
     def media(self) -> MediaStore | None:
         """The media store for rehosted pictures, or None when disabled."""
-        if self.settings.media.backend == "none":
+        if self.settings.media_backend == "none":
             return None
         with self._lock:
             if self._media is None:
@@ -201,7 +204,8 @@ class Services:
         self.store.close()
 
 
-def _resolve(path: str) -> Path:
+def resolve_mapping_path(path: str) -> Path:
+    """A source's ``mapping`` path: as written, else the copy shipped with the connector."""
     candidate = Path(path)
     if candidate.is_absolute() or candidate.exists():
         return candidate

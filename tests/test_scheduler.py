@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import yaml
+from click.testing import CliRunner
+
+from connector.cli.context import CliContext
+from connector.cli.run import worker_command
 from connector.config import parse_settings
-from connector.scheduler import HISTORY_DAYS, build_scheduler, tick_housekeeping
+from connector.scheduler import (
+    HISTORY_DAYS,
+    Heartbeat,
+    RunningJobs,
+    build_scheduler,
+    tick_housekeeping,
+)
 from connector.services import build_services
 
 
@@ -73,3 +86,48 @@ def test_housekeeping_drops_old_history_and_keeps_recent(tmp_path: Path) -> None
     finally:
         services.close()
     assert [point.available for point in history] == [400.0]
+
+
+def test_running_jobs_are_counted_while_they_run(tmp_path: Path) -> None:
+    running = RunningJobs()
+    seen: list[list[str]] = []
+    job = running.track("poll:leads", lambda: seen.append(running.get_ids()))
+    job()
+    assert seen == [["poll:leads"]]
+    assert running.get_ids() == [] and running.wait_idle(0)
+
+
+def test_the_heartbeat_records_the_worker_and_its_last_word(tmp_path: Path) -> None:
+    services = build_services(parse_settings(settings_for(tmp_path), environ={}))
+    try:
+        heartbeat = Heartbeat(services, RunningJobs())
+        heartbeat.beat()
+        (beat,) = services.store.fetch_live_workers()
+        assert (beat.worker_id, beat.state, beat.pid) == (
+            services.worker_id,
+            "running",
+            os.getpid(),
+        )
+        heartbeat.stop("stopped")
+        assert services.store.fetch_live_workers() == []
+        assert [b.state for b in services.store.fetch_heartbeats()] == ["stopped"]
+    finally:
+        services.close()
+
+
+def test_worker_check_reports_heartbeats_and_fails_without_a_live_worker(tmp_path: Path) -> None:
+    config = tmp_path / "connector.yaml"
+    config.write_text(yaml.safe_dump(settings_for(tmp_path)))
+    context = CliContext(config_path=str(config))
+    none = CliRunner().invoke(worker_command, ["--check", "--json"], obj=context)
+    assert none.exit_code == 1
+    assert json.loads(none.stdout) == {"ok": False, "workers": []}
+    assert "error: check failed: no worker has reported in the last minute" in none.stderr
+    services = build_services(parse_settings(settings_for(tmp_path), environ={}))
+    try:
+        Heartbeat(services, RunningJobs()).beat()
+    finally:
+        services.close()
+    alive = CliRunner().invoke(worker_command, ["--check"], obj=CliContext(config_path=str(config)))
+    assert alive.exit_code == 0, alive.output
+    assert f"{services.worker_id}  running  last beat" in alive.stdout

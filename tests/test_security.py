@@ -124,8 +124,10 @@ def test_without_credentials_only_this_machine_naming_a_loopback_host_gets_in(
 def test_health_probes_stay_open_without_credentials(store: Store, tmp_path: Path) -> None:
     client = build_client(store, open_settings(tmp_path, public_base_url=PUBLIC))
     assert client.get("/healthz", base_url=PUBLIC, environ_base=REMOTE).status_code == 200
+    assert client.get("/readyz", base_url=PUBLIC, environ_base=REMOTE).status_code == 200
     # 503 only because the test config has no API key: not an authentication answer.
-    assert client.get("/readyz", base_url=PUBLIC, environ_base=REMOTE).status_code == 503
+    deep = client.get("/readyz?deep=1", base_url=PUBLIC, environ_base=REMOTE)
+    assert deep.status_code == 503
 
 
 def test_a_forwarded_client_is_not_loopback_behind_a_trusted_proxy(

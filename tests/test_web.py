@@ -94,55 +94,94 @@ def _credit_calls(sandbox: InfluencersClubSandbox) -> int:
     return sum("credits" in r["path"] for r in sandbox.requests())
 
 
-def test_readyz_pings_store_storage_and_caches_the_api_check(
+def test_readyz_checks_what_the_web_process_needs_and_never_calls_the_api(
+    store: Store, tmp_path: Path, sandbox: InfluencersClubSandbox
+) -> None:
+    ic = {"api_key": "wrong", "base_url": sandbox.url}
+    settings = build_settings(
+        tmp_path, influencers_club=ic, rate_limit_storage="redis://127.0.0.1:1/0"
+    )
+    response = build_client(store, settings).get("/readyz")
+    assert response.status_code == 200
+    assert response.get_json() == {
+        "ok": True,
+        "checks": {"store": {"ok": True}, "media": {"ok": True, "backend": "local"}},
+    }
+    assert _credit_calls(sandbox) == 0
+
+
+def test_deep_readyz_also_asks_the_api_once_a_minute(
     store: Store, tmp_path: Path, sandbox: InfluencersClubSandbox
 ) -> None:
     ic = {"api_key": sandbox.api_key, "base_url": sandbox.url}
     client = build_client(store, build_settings(tmp_path, influencers_club=ic))
-    first = client.get("/readyz")
-    assert first.status_code == 200
-    assert first.get_json() == {
-        "ok": True,
-        "checks": {
-            "store": {"ok": True},
-            "rate_limit_storage": {"ok": True},
-            "influencers_club": {"ok": True, "cached": False},
-        },
-    }
-    second = client.get("/readyz").get_json()
+    save_beat(store)
+    first = client.get("/readyz?deep=1")
+    assert first.status_code == 200, first.get_json()
+    checks = first.get_json()["checks"]
+    assert set(checks) == {"store", "media", "rate_limit_storage", "influencers_club", "workers"}
+    assert checks["rate_limit_storage"] == {"ok": True}
+    assert checks["influencers_club"] == {"ok": True, "cached": False}
+    second = client.get("/readyz?deep=1").get_json()
     assert second["checks"]["influencers_club"] == {"ok": True, "cached": True}
     assert _credit_calls(sandbox) == 1
 
 
-def test_readyz_is_503_when_the_api_rejects_the_key(
+def save_beat(store: Store, *, state: str = "running", worker: str = "host:1:abc") -> None:
+    store.save_heartbeat(
+        worker,
+        hostname="host",
+        pid=1,
+        started_at=store.now(),
+        state=state,  # type: ignore[arg-type]
+        running=["poll:leads"],
+    )
+
+
+def test_deep_readyz_is_503_when_the_api_rejects_the_key(
     store: Store, tmp_path: Path, sandbox: InfluencersClubSandbox
 ) -> None:
     ic = {"api_key": "wrong", "base_url": sandbox.url, "max_attempts": 1}
     client = build_client(store, build_settings(tmp_path, influencers_club=ic))
-    response = client.get("/readyz")
+    save_beat(store)
+    response = client.get("/readyz?deep=1")
     assert response.status_code == 503
     payload = response.get_json()
     assert payload["ok"] is False and payload["checks"]["store"] == {"ok": True}
     assert payload["checks"]["influencers_club"]["ok"] is False
+    assert client.get("/readyz").status_code == 200
 
 
-def test_readyz_rechecks_the_api_after_the_cache_expires(
+def test_deep_readyz_rechecks_the_api_after_the_cache_expires(
     store: Store, tmp_path: Path, sandbox: InfluencersClubSandbox
 ) -> None:
     ic = {"api_key": sandbox.api_key, "base_url": sandbox.url}
     client = build_client(store, build_settings(tmp_path, influencers_club=ic))
     with client.application.app_context():
         get_readiness().ttl = 0.0
-    client.get("/readyz")
-    client.get("/readyz")
+    client.get("/readyz?deep=1")
+    client.get("/readyz?deep=1")
     assert _credit_calls(sandbox) == 2
 
 
-def test_readyz_reports_a_missing_api_key(client: FlaskClient) -> None:
-    response = client.get("/readyz")
+def test_deep_readyz_reports_a_missing_api_key(client: FlaskClient) -> None:
+    response = client.get("/readyz?deep=1")
     assert response.status_code == 503
     check = response.get_json()["checks"]["influencers_club"]
     assert check["ok"] is False and "api_key" in check["error"]
+
+
+def test_deep_readyz_reports_workers_by_their_heartbeats(store: Store, client: FlaskClient) -> None:
+    check = client.get("/readyz?deep=1").get_json()["checks"]["workers"]
+    assert check["ok"] is False and "connector worker" in check["error"]
+    save_beat(store, worker="gone:2:def", state="stopped")
+    assert client.get("/readyz?deep=1").get_json()["checks"]["workers"]["ok"] is False
+    save_beat(store)
+    check = client.get("/readyz?deep=1").get_json()["checks"]["workers"]
+    assert check["ok"] is True
+    assert [(w["worker"], w["state"], w["running"]) for w in check["workers"]] == [
+        ("host:1:abc", "running", ["poll:leads"])
+    ]
 
 
 def test_readyz_reports_an_unreachable_database(tmp_path: Path) -> None:
@@ -156,17 +195,19 @@ def test_readyz_reports_an_unreachable_database(tmp_path: Path) -> None:
     store.close()
 
 
-def test_readyz_reports_an_unreachable_rate_budget_storage(store: Store, tmp_path: Path) -> None:
+def test_deep_readyz_reports_an_unreachable_rate_budget_storage(
+    store: Store, tmp_path: Path
+) -> None:
     settings = build_settings(tmp_path, rate_limit_storage="redis://127.0.0.1:1/0")
-    response = build_client(store, settings).get("/readyz")
+    response = build_client(store, settings).get("/readyz?deep=1")
     assert response.status_code == 503
     assert response.get_json()["checks"]["rate_limit_storage"]["ok"] is False
 
 
 @pytest.mark.redis
-def test_readyz_pings_redis(store: Store, tmp_path: Path, redis_url: str) -> None:
+def test_deep_readyz_pings_redis(store: Store, tmp_path: Path, redis_url: str) -> None:
     settings = build_settings(tmp_path, rate_limit_storage=redis_url)
-    payload = build_client(store, settings).get("/readyz").get_json()
+    payload = build_client(store, settings).get("/readyz?deep=1").get_json()
     assert payload["checks"]["rate_limit_storage"] == {"ok": True}
 
 

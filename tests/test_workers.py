@@ -9,12 +9,15 @@ from __future__ import annotations
 import ast
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner, Result
 
+from connector.cli.context import CliContext
+from connector.cli.run import worker_command
 from connector.sandbox.stack import SandboxStack
 from connector.sandbox.workers import (
     ConnectorProcess,
@@ -133,35 +136,104 @@ def test_two_workers_split_the_work_share_the_budget_and_never_pay_twice(
 
 
 @pytest.mark.slow
-def test_sigterm_finishes_the_running_step_and_exits_cleanly(
+def test_sigterm_stops_within_seconds_and_hands_back_what_was_not_sent(
     stack: SandboxStack, tmp_path: Path
 ) -> None:
     scenario = Scenario(stack, poll_interval=0.5)
     scenario.add(build_dataset(20, sheet_share=1.0, duplicates=0.0, singles=20, prefix="t"))
     config = write_settings(stack, scenario, tmp_path)
-    worker = ConnectorProcess(config, log_path=tmp_path / "worker.log")
+    # 20 single calls at 2 a second: the poll job is mid-way when the signal arrives.
+    log, stopped_after = stop_mid_step(
+        config,
+        tmp_path / "worker.log",
+        lambda: stack.ic.stats()["requests_by_endpoint"].get("enrich_full", 0) >= 3,
+    )
+    assert stopped_after < 10, stopped_after
+    assert 'event="stopping worker" signal=SIGTERM' in log
+    assert 'event="work handed back: the worker is stopping"' in log
+    assert 'event="worker stopped"' in log
+    paid = stack.ic.stats()["credits_charged"]
+    assert 0 < paid < len(scenario.found)
+    # Every answer paid for before the stop is in the ledger: the next worker serves it free,
+    # and takes the handed-back rows at once (no lease to wait for).
+    store = Store.open(write_config_url(tmp_path), migrate=False)
+    try:
+        assert len(store.lookup_fresh(ledger_keys(scenario))) == paid
+        assert [beat.state for beat in store.fetch_heartbeats()] == ["stopped"]
+    finally:
+        store.close()
+    assert check_workers(config).exit_code == 1
+    again = ConnectorProcess(config, log_path=tmp_path / "worker2.log")
+    try:
+        again.start()
+        assert again.wait_for_log("worker started", 60)
+        assert check_workers(config).exit_code == 0
+        lost = scenario.wait_until_final(60)
+        assert again.terminate(timeout=30) == 0
+    finally:
+        again.stop()
+    assert lost == 0, again.read_log()[-3000:]
+    assert all(is_final(s) for s in fetch_sheet_statuses(stack, scenario.sheet_key))
+    stats = stack.ic.stats()
+    assert count_double_spent(stats["charges"]) == 0
+    assert stats["credits_charged"] == len(scenario.found)
+
+
+@pytest.mark.slow
+def test_a_step_that_cannot_finish_is_abandoned_within_ten_seconds(
+    stack: SandboxStack, tmp_path: Path
+) -> None:
+    """A call in flight for 30 s cannot end in time: the worker leaves it as a crash would."""
+    stack.ic.configure(latency=30.0, jitter=0.0)
+    scenario = Scenario(stack, poll_interval=0.5)
+    scenario.add(build_dataset(4, sheet_share=1.0, duplicates=0.0, singles=4, prefix="h"))
+    # The sandbox counts a request when it answers: wait for the rows to say "enriching".
+    log, stopped_after = stop_mid_step(
+        write_settings(stack, scenario, tmp_path),
+        tmp_path / "w.log",
+        lambda: any(
+            s.startswith("enriching") for s in fetch_sheet_statuses(stack, scenario.sheet_key)
+        ),
+        settle=1.0,
+    )
+    assert stopped_after < 10, stopped_after
+    assert 'event="worker stopped with steps unfinished' in log
+    assert "running=poll:leads" in log
+
+
+def stop_mid_step(
+    config: Path, log_path: Path, busy: Callable[[], bool], *, settle: float = 0.0
+) -> tuple[str, float]:
+    """Start a worker, SIGTERM it once ``busy()`` holds; its log and seconds to exit (code 0)."""
+    worker = ConnectorProcess(config, log_path=log_path)
     try:
         worker.start()
-        assert worker.wait_for_log("worker started", 60), worker.read_log()[-3000:]
-        # 20 single calls at 2 a second: the poll job is mid-way when the signal arrives.
-        deadline = time.monotonic() + 30
-        while stack.ic.stats()["requests_by_endpoint"].get("enrich_full", 0) < 3:
+        deadline = time.monotonic() + 60
+        while not busy():
             assert time.monotonic() < deadline, worker.read_log()[-3000:]
             time.sleep(0.05)
+        time.sleep(settle)
+        signalled = time.monotonic()
         code = worker.terminate(timeout=60)
+        stopped_after = time.monotonic() - signalled
     finally:
         worker.stop()
     log = worker.read_log()
     assert code == 0, log[-3000:]
-    assert 'event="stopping worker" signal=SIGTERM' in log
-    assert 'event="worker stopped"' in log
-    statuses = fetch_sheet_statuses(stack, scenario.sheet_key)
-    # The step in progress ran to the end: every claimed row got its answer, and every paid
-    # answer was used (a graceful stop wastes nothing).
-    assert all(is_final(s) for s in statuses), statuses
-    stats = stack.ic.stats()
-    assert count_double_spent(stats["charges"]) == 0
-    assert stats["credits_charged"] == len(scenario.found)
+    return log, stopped_after
+
+
+def check_workers(config: Path) -> Result:
+    """``connector worker --check`` against the scenario's state database."""
+    return CliRunner().invoke(worker_command, ["--check"], obj=CliContext(config_path=str(config)))
+
+
+def write_config_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'data' / 'connector.db'}"
+
+
+def ledger_keys(scenario: Scenario) -> set[LedgerKey]:
+    return {LedgerKey(p, n.casefold(), "full") for p, n in scenario.found}
 
 
 def test_dry_run_writes_nothing_and_pays_nothing(stack: SandboxStack, tmp_path: Path) -> None:

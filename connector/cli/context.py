@@ -11,7 +11,18 @@ from typing import Any, TypeVar
 import click
 
 from connector.config import Settings, load_settings
-from connector.errors import ConfigError, ConnectorError, format_error
+from connector.errors import (
+    AuthError,
+    ConfigError,
+    ConnectorError,
+    FatalError,
+    MappingError,
+    OutOfCreditsError,
+    RetryableError,
+    RowError,
+    SourceError,
+    format_error,
+)
 from connector.logs import configure_logging
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -42,11 +53,48 @@ class CliContext:
         configure_logging(level, fmt)
 
 
+class NotFoundError(ConnectorError):
+    """Something named on the command line does not exist (a run id, a saved search)."""
+
+
+class BadInputError(ConnectorError):
+    """A file or value given on the command line cannot be used."""
+
+
+class CheckFailedError(ConnectorError):
+    """A check the command ran found a problem (e.g. no live worker)."""
+
+
+# Most specific first: the label says what kind of failure it is, the message what and why
+# (configuration and mapping errors name themselves: "invalid configuration", "invalid mapping").
+_LABELS: tuple[tuple[type[ConnectorError], str], ...] = (
+    (ConfigError, ""),
+    (MappingError, ""),
+    (NotFoundError, "not found"),
+    (BadInputError, "bad input"),
+    (CheckFailedError, "check failed"),
+    (AuthError, "authentication failed"),
+    (OutOfCreditsError, "out of credits"),
+    (FatalError, "stopped"),
+    (RetryableError, "temporary failure, try again later"),
+    (SourceError, "source unavailable"),
+    (RowError, "rejected"),
+)
+
+
+def describe_error(exc: ConnectorError) -> str:
+    """``error: <kind>: <message>`` for one failure (config and mapping errors list problems)."""
+    for kind, label in _LABELS:
+        if isinstance(exc, kind) and label:
+            return f"error: {label}: {exc}"
+    return format_error(exc)
+
+
 def handle_errors(func: F) -> F:
-    """Turn ``ConnectorError`` into ``error: …`` on stderr and a non-zero exit, never a traceback.
+    """Turn ``ConnectorError`` into ``error: <kind>: …`` on stderr and a non-zero exit.
 
     A configuration problem (the settings, their files and directories: what stops a process
-    from starting) exits 2; any other failure exits 1.
+    from starting) exits 2; any other failure exits 1. Never a traceback.
     """
 
     @functools.wraps(func)
@@ -55,7 +103,7 @@ def handle_errors(func: F) -> F:
             return func(*args, **kwargs)
         except ConnectorError as exc:
             logging.getLogger("connector.cli").debug("command failed", exc_info=True)
-            click.echo(format_error(exc), err=True)
+            click.echo(describe_error(exc), err=True)
             raise SystemExit(2 if isinstance(exc, ConfigError) else 1) from exc
 
     return wrapper  # type: ignore[return-value]

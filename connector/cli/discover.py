@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from contextlib import ExitStack
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from connector.cli.context import get_context, handle_errors
+from connector.cli.output import echo_json, render_figures
 from connector.discovery.searches import get_search, run_saved_search
 from connector.services import build_services
 
@@ -85,7 +85,7 @@ def _progress_bar(console: Console) -> Progress:
 def _print_report(report: DiscoveryReport, *, as_json: bool) -> None:
     data = report.as_dict()
     if as_json:
-        click.echo(json.dumps(data, default=str))
+        echo_json(data)
         return
     console = Console()
     if report.dry_run and report.plan is not None:
@@ -100,18 +100,9 @@ def _print_report(report: DiscoveryReport, *, as_json: bool) -> None:
         for body in plan["requests"]:
             console.print_json(json.dumps(body))
         return
-    table = Table(title=f"discover {report.search}")
-    table.add_column("figure")
-    table.add_column("value", justify="right")
-    for name in FIGURES:
-        table.add_row(name.replace("_", " "), _fmt(data[name]))
+    render_figures(f"discover {report.search}", FIGURES, [("", data)], console)
     if report.error:
-        table.add_row("error", report.error)
-    console.print(table)
-
-
-def _fmt(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
+        console.print(f"error: {report.error}", highlight=False)
 
 
 COMMANDS = [discover_command]

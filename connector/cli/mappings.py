@@ -12,10 +12,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from connector.cli.context import get_context, handle_errors
+from connector.cli.context import BadInputError, NotFoundError, get_context, handle_errors
 from connector.config import PLATFORMS
 from connector.enrich.client import build_enrichment_client
-from connector.errors import ConfigError, MappingError
+from connector.errors import MappingError
 from connector.mapping import (
     Mapping,
     PreviewRow,
@@ -50,7 +50,7 @@ def check_command(files: tuple[str, ...], strict: bool) -> None:
     """
     paths = list(files) or sorted(str(p) for p in Path("mappings").glob("*.yaml"))
     if not paths:
-        raise ConfigError(["no mapping files given and none found in ./mappings"])
+        raise NotFoundError("no mapping files given and none found in ./mappings")
     failed = False
     for path in paths:
         try:
@@ -142,18 +142,18 @@ def read_sample(path: str, row: int = 0) -> dict[str, Any]:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError([f"{path}: cannot read the sample as JSON: {exc}"]) from exc
+        raise BadInputError(f"{path}: cannot read the sample as JSON: {exc}") from exc
     if isinstance(data, dict):
         for key in ("results", "data"):
             if isinstance(data.get(key), list):
                 data = data[key]
     if isinstance(data, list):
         if not 0 <= row < len(data):
-            raise ConfigError([f"{path}: --row {row} is out of range (0..{len(data) - 1})"])
+            raise BadInputError(f"{path}: --row {row} is out of range (0..{len(data) - 1})")
         data = data[row]
     profile = normalise_profile(data)
     if not profile:
-        raise ConfigError([f"{path}: no creator profile found (expected a JSON object)"])
+        raise BadInputError(f"{path}: no creator profile found (expected a JSON object)")
     return profile
 
 
@@ -209,26 +209,48 @@ def _chain(row: PreviewRow) -> Text:
     return text
 
 
+# Narrower than this, the five columns would break words: one block per field instead.
+_TABLE_WIDTH = 120
+
+
 def render_preview(
-    mapping: Mapping, rows: list[PreviewRow], *, platform: str, handle: str | None
+    mapping: Mapping,
+    rows: list[PreviewRow],
+    *,
+    platform: str,
+    handle: str | None,
+    console: Console | None = None,
 ) -> None:
-    """Print the preview as a table: target ← value, with the chain and any note."""
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        console = Console(highlight=False, width=160)
+    """Print the preview: target ← value, with the chain and any note (a table when wide)."""
+    if console is None:
+        console = Console(highlight=False)
+        if not console.is_terminal:
+            console = Console(highlight=False, width=160)
     who = f"{platform} @{handle}" if handle else platform
-    table = Table(title=f"{mapping.path} ({mapping.kind}) ← {who}", title_justify="left")
-    table.add_column("target", style="bold", no_wrap=True)
-    table.add_column("", no_wrap=True)
-    table.add_column("value", overflow="fold")
-    table.add_column("from (source → transforms)", overflow="fold")
-    table.add_column("note", overflow="fold")
-    for row in rows:
-        style = "red" if row.note.startswith("error") else ""
-        table.add_row(
-            Text(row.target), "←", _shown(row.value), _chain(row), Text(row.note, style=style)
-        )
-    console.print(table)
+    title = f"{mapping.path} ({mapping.kind}) ← {who}"
+    if console.width < _TABLE_WIDTH:
+        console.print(Text(title, style="bold"))
+        for row in rows:
+            line = Text(row.target, style="bold")
+            line.append(" ← ").append_text(_shown(row.value))
+            console.print(line)
+            console.print(Text("    from ").append_text(_chain(row)))
+            if row.note:
+                style = "red" if row.note.startswith("error") else ""
+                console.print(Text("    " + row.note, style=style))
+    else:
+        table = Table(title=title, title_justify="left")
+        table.add_column("target", style="bold", no_wrap=True)
+        table.add_column("", no_wrap=True)
+        table.add_column("value", overflow="fold")
+        table.add_column("from (source → transforms)", overflow="fold")
+        table.add_column("note", overflow="fold")
+        for row in rows:
+            style = "red" if row.note.startswith("error") else ""
+            table.add_row(
+                Text(row.target), "←", _shown(row.value), _chain(row), Text(row.note, style=style)
+            )
+        console.print(table)
     console.print("preview only: nothing was written", style="dim")
 
 

@@ -28,7 +28,7 @@ def media_group() -> None:
 def gc_command(dry_run: bool, older_than: str | None) -> None:
     """Delete pictures no record references any more, once older than the retention."""
     settings = get_context().settings()
-    if settings.media.backend == "none":
+    if settings.media_backend == "none":
         click.echo("media storage is off (media.backend: none): nothing to collect")
         return
     age = _parse_age(older_than) if older_than else timedelta(days=settings.media.retention_days)

@@ -2,40 +2,25 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from contextlib import nullcontext
+from datetime import timedelta
 from typing import Any
 
 import click
 from rich.console import Console
-from rich.table import Table
 
-from connector.cli.context import get_context, handle_errors
+from connector.cli.context import CheckFailedError, NotFoundError, get_context, handle_errors
+from connector.cli.output import echo_json, render_plan, render_run_summary
 from connector.config import parse_duration
 from connector.errors import ConfigError
 from connector.pipeline.batches import poll_batches
 from connector.pipeline.cycle import CycleReport, release_held, run_cycle
 from connector.pipeline.delivery import deliver_ready, flush_outbox
-from connector.pipeline.plan import render_plan
 from connector.pipeline.recovery import resume_stalled
-from connector.scheduler import run_worker
+from connector.scheduler import STOP_TIMEOUT, run_worker
 from connector.services import build_services
-
-SUMMARY_COLUMNS = (
-    "records",
-    "invalid",
-    "duplicates",
-    "cached",
-    "enriched",
-    "not_found",
-    "waiting",
-    "held",
-    "errors",
-    "credits_spent",
-    "credits_saved",
-)
 
 
 @click.command("run")
@@ -66,6 +51,7 @@ def run_command(
     if not names:
         raise ConfigError(["no sources configured (add one under `sources:`)"])
     for name in names:
+        # An unknown source is a configuration error (exit 2), as for `connector retry`.
         settings.get_source(name)
     services = build_services(settings)
     console = Console(stderr=True)
@@ -80,7 +66,7 @@ def run_command(
             for name in names:
                 click.echo(f"source {name}: fetching pending records", err=True)
                 reports.append(run_cycle(services, name, dry_run=dry_run))
-        if dry_run:
+        if dry_run and not as_json:
             for report in reports:
                 render_plan(report, Console())
         elif not no_wait:
@@ -127,35 +113,70 @@ def _batches_to_wait_for(services: Any, report: Any, deadline: float) -> bool:
     return True
 
 
-def _print_summary(reports: list, as_json: bool) -> None:  # type: ignore[type-arg]
+def _print_summary(reports: list[CycleReport], as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps([r.as_dict() for r in reports], default=str))
+        echo_json([{**r.as_dict(), "plan": r.plan} if r.dry_run else r.as_dict() for r in reports])
         return
-    table = Table(title="run summary")
-    table.add_column("source")
-    for column in SUMMARY_COLUMNS:
-        table.add_column(column.replace("_", " "), justify="right")
-    table.add_column("error")
-    for report in reports:
-        values = [report.source] + [_fmt(getattr(report, c)) for c in SUMMARY_COLUMNS]
-        table.add_row(*values, report.error or "")
-    Console().print(table)
-
-
-def _fmt(value: object) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    render_run_summary(reports, Console())
 
 
 @click.command("worker")
+@click.option(
+    "--stop-timeout",
+    default=STOP_TIMEOUT,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds after SIGTERM before unfinished steps are handed back and the worker exits.",
+)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Do not run: report the workers' heartbeats; exit 1 when none is alive.",
+)
+@click.option("--json", "as_json", is_flag=True, help="With --check: print the report as JSON.")
 @handle_errors
-def worker_command() -> None:
+def worker_command(stop_timeout: float, check: bool, as_json: bool) -> None:
     """Run the scheduler: source polls, batches, outbox, credit checks, saved searches."""
 
     services = build_services(get_context().settings())
     try:
-        run_worker(services)
+        if check:
+            _check_workers(services, as_json=as_json)
+            return
+        run_worker(services, stop_timeout=stop_timeout)
     finally:
         services.close()
+
+
+def _check_workers(services: Any, *, as_json: bool) -> None:
+    now = services.clock()
+    beats = services.store.fetch_heartbeats(since=now - timedelta(days=1))
+    live = {b.worker_id for b in services.store.fetch_live_workers()}
+    rows = [
+        {
+            "worker": beat.worker_id,
+            "state": beat.state if beat.worker_id in live or beat.state == "stopped" else "silent",
+            "seconds_since_beat": round((now - beat.beat_at).total_seconds(), 1),
+            "up_seconds": round((beat.beat_at - beat.started_at).total_seconds()),
+            "running": beat.running,
+        }
+        for beat in beats
+    ]
+    alive = any(row["state"] == "running" for row in rows)
+    if as_json:
+        echo_json({"ok": alive, "workers": rows})
+    else:
+        for row in rows:
+            jobs = ", ".join(row["running"]) or "idle"
+            click.echo(
+                f"{row['worker']}  {row['state']}  last beat {row['seconds_since_beat']:g} s ago"
+                f"  ({jobs})"
+            )
+    if not alive:
+        raise CheckFailedError(
+            "no worker has reported in the last minute",
+            hint="start `connector worker`, or read its log for why it stopped",
+        )
 
 
 @click.command("approve")
@@ -167,11 +188,9 @@ def approve_command(run_id: str) -> None:
     services = build_services(get_context().settings())
     try:
         if not services.store.approve_run(run_id):
-            raise ConfigError(
-                [
-                    f"no run {run_id!r} is waiting for approval "
-                    "(see `connector credits` or the dashboard)"
-                ]
+            raise NotFoundError(
+                f"no run {run_id!r} is waiting for approval",
+                hint="`connector credits` and the dashboard list the held runs",
             )
         click.echo(f"run {run_id} approved")
         release_held(services)

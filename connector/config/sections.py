@@ -242,10 +242,31 @@ class WebSettings(SettingsSection):
         return value
 
 
+class S3MediaSettings(SettingsSection):
+    """An S3-compatible bucket (AWS S3, Cloudflare R2, MinIO…) holding rehosted pictures."""
+
+    bucket: str | None = None
+    prefix: str = ""
+    endpoint_url: str | None = None
+    region: str | None = None
+    access_key_id: SecretStr | None = None
+    secret_access_key: SecretStr | None = None
+    addressing_style: Literal["auto", "path", "virtual"] = "auto"
+    connect_timeout: Seconds = 5.0
+    read_timeout: Seconds = 30.0
+    max_attempts: int = Field(4, ge=1, le=10)
+
+
+MediaBackendName = Literal["local", "database", "s3", "hubspot", "none"]
+# The backends whose pictures the web app serves at /media/ (the URLs are the connector's own).
+SERVED_MEDIA_BACKENDS: tuple[MediaBackendName, ...] = ("local", "database", "s3")
+
+
 class MediaSettings(SettingsSection):
     """Where rehosted profile pictures are stored."""
 
-    backend: Literal["local", "hubspot", "none"] = "local"
+    # auto: the state database with PostgreSQL (web and worker apart), else the local directory.
+    backend: Literal["auto"] | MediaBackendName = "auto"
     directory: str | None = None
     public_base_url: str | None = None
     max_bytes: int = Field(5_000_000, ge=1024)
@@ -255,6 +276,7 @@ class MediaSettings(SettingsSection):
     # Pictures are only fetched from public addresses; these hosts (by the name in the URL) may
     # resolve to private or loopback ones, e.g. the sandboxes on 127.0.0.1.
     allowed_hosts: list[str] = Field(default_factory=list)
+    s3: S3MediaSettings = Field(default_factory=S3MediaSettings)
 
     @field_validator("allowed_hosts")
     @classmethod

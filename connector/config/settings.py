@@ -18,6 +18,7 @@ from connector.config.sections import (
     HubSpotSettings,
     HubSpotSourceSettings,
     InfluencersClubSettings,
+    MediaBackendName,
     MediaSettings,
     PipelineSettings,
     SettingsSection,
@@ -65,6 +66,18 @@ class Settings(SettingsSection):
             if url.startswith(prefix):
                 return "postgresql+psycopg://" + url[len(prefix) :]
         return url
+
+    @property
+    def uses_postgresql(self) -> bool:
+        """Whether the state store is PostgreSQL (so web and workers may run on other hosts)."""
+        return self.resolved_database_url.startswith("postgresql")
+
+    @property
+    def media_backend(self) -> MediaBackendName:
+        """``media.backend`` with ``auto`` decided: ``database`` on PostgreSQL, else ``local``."""
+        if self.media.backend == "auto":
+            return "database" if self.uses_postgresql else "local"
+        return self.media.backend
 
     def get_source(self, name: str) -> SheetSourceSettings | HubSpotSourceSettings:
         """Return the source called ``name`` or raise ``ConfigError`` listing the known ones."""

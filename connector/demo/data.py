@@ -43,6 +43,7 @@ def build_demo_settings(
     stack: SandboxStack,
     *,
     data_dir: Path,
+    database_url: str,
     sheet_key: str,
     list_id: str,
     slack_url: str,
@@ -50,7 +51,11 @@ def build_demo_settings(
     web_url: str,
     token: str,
 ) -> dict[str, Any]:
-    """The demo's settings: sources, alerts, a saved search and compressed timings."""
+    """The demo's settings: sources, alerts, a saved search and compressed timings.
+
+    The state database is named explicitly, so that the web app can run with a data directory
+    of its own, as on any PaaS; the pictures live in that database, where it serves them from.
+    """
     sources = [
         {
             "name": "leads",
@@ -71,6 +76,7 @@ def build_demo_settings(
     ]
     return stack.settings_data(
         data_dir=data_dir,
+        database_url=database_url,
         sources=sources,
         public_base_url=web_url,
         pipeline={"batch_poll_seconds": 1, "outbox_flush_every": 2, "approval_over": 150},
@@ -86,7 +92,7 @@ def build_demo_settings(
             ]
         },
         web={"auth_token": token},
-        media={"backend": "local"},
+        media={"backend": "database"},
         discovery={
             "searches": [
                 {

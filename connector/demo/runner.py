@@ -86,6 +86,9 @@ def _worker(config_path: Path, log_path: Path) -> Iterator[subprocess.Popen[byte
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            # Its own session: a Ctrl-C in the terminal reaches the demo only, which then
+            # stops the worker once (a second signal would make the worker leave at once).
+            start_new_session=True,
         )
         try:
             yield process
@@ -97,6 +100,33 @@ def _worker(config_path: Path, log_path: Path) -> Iterator[subprocess.Popen[byte
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
+
+
+class DemoStopped(KeyboardInterrupt):
+    """SIGTERM or SIGINT arrived: unwind, stopping every child on the way out."""
+
+
+@contextmanager
+def stopping_on_signals() -> Iterator[None]:
+    """Turn the first SIGTERM/SIGINT/SIGHUP into ``DemoStopped``; ignore more while stopping.
+
+    Without this a SIGTERM ends the demo at once and leaves the worker running, re-parented.
+    """
+    signals = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    previous = {sig: signal.getsignal(sig) for sig in signals}
+
+    def stop(signum: int, _frame: Any) -> None:
+        for sig in signals:
+            signal.signal(sig, signal.SIG_IGN)
+        raise DemoStopped(signal.Signals(signum).name)
+
+    for sig in signals:
+        signal.signal(sig, stop)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _statuses(stack: SandboxStack, sheet_key: str, contact_ids: list[str]) -> list[str]:
@@ -123,6 +153,7 @@ class DemoRun:
     hook: WebhookReceiver
     worker: subprocess.Popen[bytes]
     settings: Any
+    web_settings: Any
     sheet_key: str
     contact_ids: list[str]
     web_url: str
@@ -162,6 +193,9 @@ def running_demo(
 
     With ``faults="realistic"`` the influencers.club sandbox answers like the live API on a bad
     day (random gateway 502s, 429s, cold 504s) and the first batch upload meets a gateway 502.
+
+    Web app and worker run apart as on a PaaS: each has its own data directory and they share
+    only the state database (``state/connector.db``), which also holds the rehosted pictures.
     """
     work_dir = Path(data_dir or tempfile.mkdtemp(prefix="connector-demo-"))
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -193,7 +227,8 @@ def running_demo(
         token = secrets.token_urlsafe(16)
         data = build_demo_settings(
             stack,
-            data_dir=work_dir / "data",
+            data_dir=work_dir / "worker",
+            database_url=f"sqlite:///{work_dir / 'state' / 'connector.db'}",
             sheet_key=sheet_key,
             list_id=list_id,
             slack_url=slack.url,
@@ -203,13 +238,19 @@ def running_demo(
         )
         config_path = work_dir / "connector.yaml"
         config_path.write_text(yaml.safe_dump(data, sort_keys=False))
+        web_config = work_dir / "web.yaml"
+        web_config.write_text(
+            yaml.safe_dump({**data, "data_dir": str(work_dir / "web")}, sort_keys=False)
+        )
         console.print(
             f"seeded a sheet of {len(SHEET_ROWS)} rows and a HubSpot list of "
-            f"{len(HUBSPOT_HANDLES)} contacts; config {config_path}"
+            f"{len(HUBSPOT_HANDLES)} contacts; config {config_path} (worker), {web_config} "
+            "(web app: its own data directory, the same state database)"
         )
 
         settings = load_settings(config_path, environ={})
-        app = create_app(settings)
+        web_settings = load_settings(web_config, environ={})
+        app = create_app(web_settings)
         stack_ctx.enter_context(LoopbackServer(app, port=port))
         worker = stack_ctx.enter_context(_worker(config_path, work_dir / "worker.log"))
         summary = DemoSummary(
@@ -225,6 +266,7 @@ def running_demo(
             hook=hook,
             worker=worker,
             settings=settings,
+            web_settings=web_settings,
             sheet_key=sheet_key,
             contact_ids=stack.contact_ids[list_id],
             web_url=web_url,
@@ -245,7 +287,7 @@ def run_demo(
     """Run the whole product on the sandboxes and return the summary."""
     console = console or Console(stderr=True)
     started = time.monotonic()
-    with running_demo(console=console, data_dir=data_dir) as run:
+    with stopping_on_signals(), running_demo(console=console, data_dir=data_dir) as run:
         run.summary.finished = wait_for_records(run, console, timeout=timeout, auto_approve=True)
         _wait_for_alerts(run.slack, run.hook, timeout=15)
         _check_pictures(run, console)
@@ -253,12 +295,12 @@ def run_demo(
         run.summary.wall_seconds = round(time.monotonic() - started, 1)
         print_summary(run.summary, console)
         if keep_running:
-            console.print("everything keeps running; press Ctrl-C to stop")
+            console.print("everything keeps running; press Ctrl-C (or send SIGTERM) to stop")
             try:
                 while run.worker.poll() is None:
                     time.sleep(1)
             except KeyboardInterrupt:
-                console.print("stopping…")
+                console.print("stopping the worker, the web app and the sandboxes…")
         return run.summary
 
 
@@ -376,8 +418,8 @@ def _collect(run: DemoRun) -> None:
 def print_summary(summary: DemoSummary, console: Console) -> None:
     """The closing table."""
     table = Table(title="demo summary", show_header=False)
-    table.add_column("figure")
-    table.add_column("value", justify="right")
+    table.add_column("figure", no_wrap=True)
+    table.add_column("value", justify="right", no_wrap=True)
     rows = [
         ("rows enriched", summary.rows_enriched),
         ("not found", summary.not_found),
@@ -404,12 +446,13 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
             f"{summary.pictures_rehosted} / {summary.pictures_serving_after_expiry}",
         ),
         *((f"API calls: {name}", count) for name, count in summary.api_calls.items()),
-        ("dashboard", summary.dashboard_url),
         ("wall seconds", f"{summary.wall_seconds:g}"),
     ]
     for name, value in rows:
         table.add_row(name, str(value))
     console.print(table)
+    # A URL is one word: on its own line it is never wrapped inside a table cell.
+    console.print(f"dashboard: {summary.dashboard_url}", highlight=False, soft_wrap=True)
 
 
 def summary_json(summary: DemoSummary) -> str:

@@ -386,7 +386,10 @@ class EnrichmentClient:
         with self._lock:
             pause = self._hold_until - time.monotonic()
         if pause > 0:
-            self._sleep(pause)
+            if cancel is None:
+                self._sleep(pause)
+            elif cancel.wait(pause):
+                raise CallCancelledError("cancelled while the API asked to slow down")
         if cancel is None:
             self.budget.acquire()
             return

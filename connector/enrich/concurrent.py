@@ -13,6 +13,8 @@ from connector.errors import ConnectorError, FatalError
 Item = tuple[str, str]
 Outcome = EnrichResult | ConnectorError
 _SKIPPED = object()
+# How often a caller's ``cancel`` is looked at while calls are in flight.
+CANCEL_POLL = 0.1
 
 
 class FullEnricher(Protocol):
@@ -33,6 +35,7 @@ def enrich_many(
     items: Iterable[Item],
     *,
     max_concurrency: int | None = None,
+    cancel: threading.Event | None = None,
     **options: Any,
 ) -> Iterator[tuple[Item, Outcome]]:
     """Full-enrich ``(handle, platform)`` items, yielding ``(item, result or error)`` as each ends.
@@ -41,7 +44,10 @@ def enrich_many(
     is consumed lazily. Row-level errors and retryable errors that outlived their retries are
     yielded for their item. After a ``FatalError`` (bad key, no credits) is yielded, no new call
     is sent: calls already in flight finish and are yielded, items not yet sent are never
-    yielded, and the generator ends. ``options`` go to ``EnrichmentClient.enrich_full``.
+    yielded, and the generator ends. Setting ``cancel`` (the worker is stopping) also sends
+    nothing new, but every item never sent is yielded at once with a ``CallCancelledError``
+    (so its caller can hand it back while calls in flight finish). ``options`` go to
+    ``EnrichmentClient.enrich_full``.
     """
     workers = max_concurrency or client.max_concurrency
     if workers < 1:
@@ -69,14 +75,22 @@ def enrich_many(
                 return
             pending[pool.submit(run, item)] = item
 
+    cancelled = False
     try:
         refill()
         while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            done, _ = wait(pending, timeout=CANCEL_POLL, return_when=FIRST_COMPLETED)
+            if cancel is not None and cancel.is_set() and not cancelled:
+                cancelled = True
+                stop.set()
+                for item in source:
+                    yield item, CallCancelledError("not sent: the worker is stopping")
             for future in done:
                 item = pending.pop(future)
                 outcome = future.result()
                 if outcome is _SKIPPED:
+                    if cancelled:
+                        yield item, CallCancelledError("not sent: the worker is stopping")
                     continue
                 if isinstance(outcome, FatalError):
                     stop.set()

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
-import os
-import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Protocol
 
-from connector.config import MediaSettings, Settings
+from connector.config import SERVED_MEDIA_BACKENDS, MediaSettings, Settings
 from connector.errors import ConnectorError
+from connector.media.base import MediaBackend, ServedBackend
+from connector.media.database import DatabaseMediaBackend
 from connector.media.fetch import (
     IMAGE_TYPES,
     ImageExpiredError,
@@ -29,6 +27,8 @@ from connector.media.fetch import (
     format_size,
 )
 from connector.media.hubspot import FileManager, HubSpotMediaBackend, check_hubspot_media
+from connector.media.local import LocalMediaBackend
+from connector.media.s3 import S3MediaBackend, build_s3_client
 from connector.media.urls import (
     UnsafeFormulaError,
     build_image_formula,
@@ -41,6 +41,8 @@ from connector.store import Media, Store
 
 __all__ = [
     "IMAGE_TYPES",
+    "SERVED_BACKENDS",
+    "DatabaseMediaBackend",
     "ImageExpiredError",
     "ImageFetchError",
     "ImageTooLargeError",
@@ -50,6 +52,8 @@ __all__ = [
     "MediaStore",
     "MediaUnavailableError",
     "NotAnImageError",
+    "S3MediaBackend",
+    "ServedBackend",
     "UnsafeFormulaError",
     "build_image_formula",
     "build_image_formulas",
@@ -65,93 +69,16 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 RECENT_URLS = 4096
-
-
-class MediaBackend(Protocol):
-    """Where the bytes live. Implement these three methods to add a store (e.g. S3).
-
-    ``put`` must be idempotent per ``content_hash`` (a second call keeps one copy and returns
-    the same URL); the URL it returns is written into sheets and CRM records, so it must be
-    public and permanent.
-    """
-
-    def put(self, content_hash: str, ext: str, data: bytes, content_type: str) -> str:
-        """Store the bytes (once per hash) and return their public URL."""
-        ...
-
-    def exists(self, content_hash: str, ext: str) -> bool:
-        """Whether the file is stored."""
-        ...
-
-    def delete(self, content_hash: str, ext: str) -> bool:
-        """Remove the file; False when it was not there."""
-        ...
-
-
-class LocalMediaBackend:
-    """Files named ``<hash>.<ext>`` in one directory, served by the web app under ``/media/``."""
-
-    def __init__(self, directory: str | os.PathLike[str], public_base_url: str | None) -> None:
-        self.directory = Path(directory)
-        self.public_base_url = (
-            check_public_base_url(public_base_url) if public_base_url is not None else None
-        )
-
-    def path_for(self, content_hash: str, ext: str) -> Path:
-        """The file's path (the name is validated, so no path tricks)."""
-        name = f"{content_hash}.{ext}"
-        parse_media_name(name)
-        return self.directory / name
-
-    def url_for(self, content_hash: str, ext: str) -> str:
-        """The file's public URL."""
-        if self.public_base_url is None:
-            raise MediaUnavailableError(
-                "rehosted pictures need a public URL: set public_base_url "
-                "(or media.public_base_url)"
-            )
-        parse_media_name(f"{content_hash}.{ext}")
-        return f"{self.public_base_url}/{content_hash}.{ext}"
-
-    def put(self, content_hash: str, ext: str, data: bytes, content_type: str) -> str:
-        """Write the file atomically unless it is already there."""
-        url = self.url_for(content_hash, ext)
-        path = self.path_for(content_hash, ext)
-        if path.is_file() and path.stat().st_size == len(data):
-            return url
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            handle, temp = tempfile.mkstemp(dir=self.directory, prefix=".incoming-")
-            try:
-                with os.fdopen(handle, "wb") as out:
-                    out.write(data)
-                os.chmod(temp, 0o644)
-                os.replace(temp, path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(temp)
-                raise
-        except OSError as exc:
-            raise MediaUnavailableError(
-                f"cannot write {path.name} into {self.directory}: {exc.strerror or exc}"
-            ) from exc
-        return url
-
-    def exists(self, content_hash: str, ext: str) -> bool:
-        """Whether the file is in the directory."""
-        return self.path_for(content_hash, ext).is_file()
-
-    def delete(self, content_hash: str, ext: str) -> bool:
-        """Remove the file; False when it was not there."""
-        try:
-            self.path_for(content_hash, ext).unlink()
-        except FileNotFoundError:
-            return False
-        return True
+SERVED_BACKENDS = SERVED_MEDIA_BACKENDS
 
 
 class MediaStore:
-    """Rehosting: download, check, store once per content hash, remember who points at it."""
+    """Rehosting: download, check, store once per content hash, remember who points at it.
+
+    ``fallbacks`` are read-only older homes of pictures (the local directory, after a switch to
+    the database or a bucket): the web app still serves what they hold, and garbage collection
+    deletes from them too.
+    """
 
     def __init__(
         self,
@@ -161,23 +88,44 @@ class MediaStore:
         settings: MediaSettings,
         *,
         problem: str | None = None,
+        fallbacks: Sequence[MediaBackend] = (),
     ) -> None:
         self.backend = backend
         self.store = store
         self.fetcher = fetcher
         self.settings = settings
         self.problem = problem
+        self.fallbacks = list(fallbacks)
         # A signed URL always names the same bytes: remembering it saves a download for
         # duplicate rows and outlives the link's expiry when a cached profile is mapped again.
         self._recent: OrderedDict[str, tuple[str, str, str]] = OrderedDict()
         self._lock = threading.Lock()
 
     @property
+    def served(self) -> bool:
+        """Whether the web app serves these pictures itself (not HubSpot's file manager)."""
+        return isinstance(self.backend, ServedBackend)
+
+    @property
     def url_prefix(self) -> str | None:
-        """``<base>/`` every URL of a local backend starts with (None for other backends)."""
-        if isinstance(self.backend, LocalMediaBackend) and self.backend.public_base_url:
+        """``<base>/`` every URL of a served backend starts with (None for other backends)."""
+        if isinstance(self.backend, ServedBackend) and self.backend.public_base_url:
             return self.backend.public_base_url + "/"
         return None
+
+    def fetch(self, content_hash: str, ext: str) -> bytes | None:
+        """The bytes the web app serves for ``<hash>.<ext>``, or None when no backend has them."""
+        for backend in (self.backend, *self.fallbacks):
+            if isinstance(backend, ServedBackend):
+                data = backend.fetch(content_hash, ext)
+                if data is not None:
+                    return data
+        return None
+
+    def check(self) -> None:
+        """Raise a ``ConnectorError`` when the backend's storage does not answer."""
+        if isinstance(self.backend, ServedBackend):
+            self.backend.check()
 
     def rehost(self, url: str, *, source: str, identity: str) -> str:
         """The permanent URL of the picture at ``url``; a ``MediaError`` says why not."""
@@ -246,14 +194,16 @@ class MediaStore:
         """Delete pictures no record references any more (``connector media gc``); returns how many.
 
         The database row goes first and only while still unreferenced, so a picture a record
-        points at again meanwhile is kept; files whose removal fails are recorded again.
+        points at again meanwhile is kept; the bytes go from the backend and every fallback,
+        and pictures whose removal fails are recorded again.
         """
         deleted = 0
         for item in self.fetch_garbage(older_than=older_than):
             if not self.store.delete_media(item.content_hash):
                 continue
             try:
-                self.backend.delete(item.content_hash, item.ext)
+                for backend in (self.backend, *self.fallbacks):
+                    backend.delete(item.content_hash, item.ext)
             except Exception:
                 # Recorded again, so the next run retries instead of orphaning the file.
                 self.store.save_media(item.content_hash, item.ext, item.content_type, item.size)
@@ -282,14 +232,20 @@ def get_media_base_url(settings: Settings) -> str | None:
 
 
 def get_media_url_prefix(settings: Settings) -> str | None:
-    """``<media base URL>/`` when the local backend serves pictures (for ``image_formula``)."""
+    """``<media base URL>/`` when the web app serves the pictures (for ``image_formula``)."""
     base_url = get_media_base_url(settings)
-    if settings.media.backend != "local" or base_url is None:
+    if settings.media_backend not in SERVED_BACKENDS or base_url is None:
         return None
     try:
         return check_public_base_url(base_url) + "/"
     except ValueError:
         return None
+
+
+NO_PUBLIC_URL = (
+    "rehosted pictures need a public URL: set public_base_url (or "
+    "media.public_base_url) to the address the web app is reachable at"
+)
 
 
 def build_media_store(
@@ -303,31 +259,53 @@ def build_media_store(
     with that message in the row's error column instead of stopping the run.
     """
     media = settings.media
-    if media.backend == "none":
+    name = settings.media_backend
+    if name == "none":
         return None
+    directory = get_media_directory(settings)
     problem: str | None = None
     backend: MediaBackend
-    if media.backend == "hubspot":
+    fallbacks: list[MediaBackend] = []
+    if name == "hubspot":
         problem = check_hubspot_media(settings)
         if files is None:
             problem = problem or "media.backend is hubspot but no HubSpot client is configured"
-            backend = LocalMediaBackend(get_media_directory(settings), None)
+            backend = LocalMediaBackend(directory, None)
         else:
             backend = HubSpotMediaBackend(files(), folder=media.hubspot_folder)
     else:
         base_url = get_media_base_url(settings)
         try:
-            backend = LocalMediaBackend(get_media_directory(settings), base_url)
+            backend = _build_served(name, settings, store, base_url)
         except ValueError as exc:
-            backend, problem = LocalMediaBackend(get_media_directory(settings), None), str(exc)
+            # A bad public URL only stops new pictures: the stored ones are still served.
+            problem = str(exc)
+            try:
+                backend = _build_served(name, settings, store, None)
+            except (ValueError, ConnectorError):
+                backend = LocalMediaBackend(directory, None)
+        except ConnectorError as exc:
+            backend, problem = LocalMediaBackend(directory, None), exc.message
         if base_url is None:
-            problem = (
-                "rehosted pictures need a public URL: set public_base_url (or "
-                "media.public_base_url) to the address the web app is reachable at"
-            )
+            problem = problem or NO_PUBLIC_URL
+        if name != "local":
+            # Pictures rehosted before a switch away from the local directory stay reachable.
+            fallbacks.append(LocalMediaBackend(directory, None))
     if problem:
         log.warning("media storage not usable: %s", problem)
     fetcher = ImageFetcher(
         max_bytes=media.max_bytes, timeout=media.timeout, allowed_hosts=media.allowed_hosts
     )
-    return MediaStore(backend, store, fetcher, media, problem=problem)
+    return MediaStore(backend, store, fetcher, media, problem=problem, fallbacks=fallbacks)
+
+
+def _build_served(
+    name: str, settings: Settings, store: Store, base_url: str | None
+) -> MediaBackend:
+    if name == "database":
+        return DatabaseMediaBackend(store, base_url)
+    if name == "s3":
+        if not settings.media.s3.bucket:
+            raise ConnectorError("media.backend is s3 but media.s3.bucket is not set")
+        return S3MediaBackend(build_s3_client(settings.media.s3), settings.media.s3, base_url)
+    return LocalMediaBackend(get_media_directory(settings), base_url)

@@ -144,6 +144,10 @@ def poll_batches(services: PipelineServices, report: CycleReport | None = None) 
     poll_every = timedelta(seconds=settings.pipeline.batch_poll_seconds)
     due = store.claim_due_batches(lease=poll_every)
     for batch in due:
+        if services.stopping.is_set():
+            # Unpolled batches are due again at once for whichever worker polls next.
+            store.update_batch(batch.ref, next_poll_at=services.clock())
+            continue
         if batch.batch_id is None:
             continue
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
@@ -33,6 +34,10 @@ class PipelineServices(Protocol):
     @property
     def worker_id(self) -> str:
         """This process's owner id for claims and reservations."""
+
+    @property
+    def stopping(self) -> threading.Event:
+        """Set once the worker is asked to stop: start nothing new, hand unstarted work back."""
 
     @property
     def enrichment(self) -> EnrichmentClient:

@@ -40,6 +40,8 @@ def run_cycle(
     report = CycleReport(source=source_name, dry_run=dry_run)
     if dry_run:
         return _plan_cycle(services, source_name, report)
+    if services.stopping.is_set():
+        return report
     if not store.claim_records(source_name, [POLL_LOCK], services.worker_id, get_lease(services)):
         log.info("source busy: another worker is polling it", extra={"source": source_name})
         return report
@@ -181,6 +183,8 @@ def _mark_reclaimed(services: PipelineServices, moved: Sequence[WorkItem]) -> No
 def release_held(services: PipelineServices) -> list[CycleReport]:
     """Try held work again (after a top-up or an approval); it is held again if still blocked."""
     store = services.store
+    if services.stopping.is_set():
+        return []
     held = store.fetch_work(state="held")
     by_run: dict[tuple[str, str | None], list[WorkItem]] = defaultdict(list)
     for item in held:

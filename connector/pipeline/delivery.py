@@ -214,6 +214,9 @@ def flush_outbox(services: PipelineServices, source_name: str | None = None) -> 
         by_source[entry.source].append(entry)
     written = 0
     for name, entries in by_source.items():
+        if services.stopping.is_set():
+            store.release_writes([e.id for e in entries])
+            continue
         updates = [parse_payload(e.payload) for e in entries]
         try:
             result = services.get_source(name).write_back(updates)
@@ -239,3 +242,12 @@ def flush_outbox(services: PipelineServices, source_name: str | None = None) -> 
                 "record write failed", extra={"source": name, "record": key, "error": reason}
             )
     return written
+
+
+def hand_back(services: PipelineServices, items: Sequence[WorkItem]) -> None:
+    """Leave work no call was sent for to the next worker (this one is stopping)."""
+    if not items:
+        return
+    stalled_since = services.clock() - get_lease(services) - timedelta(seconds=1)
+    services.store.hand_back_work([w.id for w in items], stalled_since=stalled_since)
+    log.info("work handed back: the worker is stopping", extra={"records": len(items)})

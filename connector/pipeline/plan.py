@@ -7,9 +7,6 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
 from connector.enrich.models import get_price
 from connector.errors import ConnectorError
 from connector.mapping import apply_mapping
@@ -123,22 +120,4 @@ def build_plan(
             "detail": f"{report.quote:g} credits; balance "
             f"{'unknown' if balance is None else f'{balance:g}'}",
         }
-    )
-
-
-def render_plan(report: CycleReport, console: Console) -> None:
-    """Print the plan of one source as a table."""
-    table = Table(title=f"dry run: {report.source} (nothing written, nothing paid)")
-    for column in ("kind", "record", "platform", "handle", "detail"):
-        table.add_column(column, overflow="fold")
-    for row in report.plan:
-        table.add_row(
-            *(str(row.get(c, "")) for c in ("kind", "record", "platform", "handle", "detail"))
-        )
-    console.print(table)
-    console.print(
-        f"records {report.records} · invalid {report.invalid} · duplicates {report.duplicates} · "
-        f"cached {report.cached} · to enrich {report.routes['single']} single + "
-        f"{report.routes['batch']} batch · quote {report.quote:g} credits · "
-        f"saved {report.credits_saved:g}"
     )

@@ -88,6 +88,8 @@ def resume_stalled(
     """
     store = services.store
     report = report or CycleReport(source="*")
+    if services.stopping.is_set():
+        return report
     # Interrupted calls first: a stale intent whose upload had left must not be queued again.
     settle_interrupted_calls(services, report)
     close_stale_intents(services)

@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from connector.enrich.concurrent import enrich_many
+from connector.enrich.models import CallCancelledError
 from connector.errors import (
     ConnectorError,
     FatalError,
@@ -16,7 +17,7 @@ from connector.errors import (
     RetryableError,
 )
 from connector.pipeline.context import PipelineServices
-from connector.pipeline.delivery import deliver_key, write_status
+from connector.pipeline.delivery import deliver_key, hand_back, write_status
 from connector.pipeline.report import CycleReport
 from connector.retry import RetryPolicy, call_with_retries
 from connector.sources.base import Status
@@ -131,11 +132,16 @@ def enrich_singles(
         _LedgerFirst(services, by_item, owner=owner),  # type: ignore[arg-type]
         list(by_item),
         max_concurrency=services.settings.influencers_club.max_concurrency,
+        cancel=services.stopping,
     )
     for (value, platform), outcome in outcomes:
         key = by_item[(value, platform)]
         done.add(key)
-        if isinstance(outcome, UnsavedResultError):
+        if isinstance(outcome, CallCancelledError):
+            # Never sent (the worker is stopping): another worker may take it at once.
+            store.release([key], owner)
+            hand_back(services, store.fetch_work_for_keys([key], states=("waiting",)))
+        elif isinstance(outcome, UnsavedResultError):
             report.credits_spent += outcome.credits_cost
             report.errors += 1
             unsaved.append(outcome)

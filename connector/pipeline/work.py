@@ -11,7 +11,14 @@ from connector.enrich.models import get_price
 from connector.errors import FatalError, OutOfCreditsError
 from connector.pipeline.batches import UNCONFIRMED_HOLD, submit_batches
 from connector.pipeline.context import PipelineServices
-from connector.pipeline.delivery import deliver, get_fresh, get_lease, mark_records, write_status
+from connector.pipeline.delivery import (
+    deliver,
+    get_fresh,
+    get_lease,
+    hand_back,
+    mark_records,
+    write_status,
+)
 from connector.pipeline.lease import LeaseKeeper
 from connector.pipeline.report import CycleReport
 from connector.pipeline.singles import UnsavedResultError, enrich_singles
@@ -46,6 +53,9 @@ def process_work(services: PipelineServices, work: Sequence[WorkItem], report: C
     if not misses:
         return
     pending = [w for w in work if w.key not in fresh]
+    if services.stopping.is_set():
+        hand_back(services, pending)
+        return
     report.quote += len(misses) * get_price(settings.pipeline.mode)
     hold = services.check_spend(report.quote, run_id=report.run_id)
     if hold is not None:
@@ -75,6 +85,8 @@ def process_work(services: PipelineServices, work: Sequence[WorkItem], report: C
     with LeaseKeeper(store, owned, owner, get_lease(services)):
         mark_records(services, [w for w in pending if w.key in owned], Status.ENRICHING)
         for platform, platform_keys in by_platform.items():
+            if services.stopping.is_set():
+                break
             items = [(k, values[k]) for k in platform_keys]
             try:
                 if len(platform_keys) >= settings.pipeline.batch_threshold:
@@ -88,6 +100,11 @@ def process_work(services: PipelineServices, work: Sequence[WorkItem], report: C
                 break
     if stopped is not None:
         stop_work(services, stopped, owned, owner, report)
+    elif services.stopping.is_set():
+        # Creators no call was sent for: free for any worker, their records resumed at once.
+        open_keys = owned - set(get_fresh(services, owned)) - store.fetch_batched_keys(owned)
+        store.release(open_keys, owner)
+        hand_back(services, store.fetch_work_for_keys(open_keys, states=("waiting",)))
 
 
 def stop_work(

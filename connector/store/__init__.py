@@ -33,6 +33,8 @@ from connector.store.models import (
     Outcome,
     Run,
     RunStatus,
+    WorkerBeat,
+    WorkerState,
     WorkItem,
     WorkState,
 )
@@ -40,6 +42,7 @@ from connector.store.outbox import OutboxMixin
 from connector.store.runs import RunMixin
 from connector.store.state import StateMixin
 from connector.store.work import WorkMixin
+from connector.store.workers import WorkerMixin
 
 __all__ = [
     "AlertLevel",
@@ -60,11 +63,22 @@ __all__ = [
     "Store",
     "WorkItem",
     "WorkState",
+    "WorkerBeat",
+    "WorkerState",
     "utc_now",
 ]
 
 
-class Store(WorkMixin, BatchMixin, OutboxMixin, RunMixin, AlertMixin, StateMixin, MediaMixin):
+class Store(
+    WorkMixin,
+    BatchMixin,
+    OutboxMixin,
+    RunMixin,
+    AlertMixin,
+    StateMixin,
+    MediaMixin,
+    WorkerMixin,
+):
     """Every persistent fact of the connector, behind domain verbs; safe to share across threads."""
 
     @classmethod

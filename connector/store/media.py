@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from connector.store.base import StoreBase
 from connector.store.models import Media
-from connector.store.schema import discovered, media, media_refs
+from connector.store.schema import discovered, media, media_blobs, media_refs
 
 
 def _media(row: Any) -> Media:
@@ -74,6 +74,34 @@ class MediaMixin(StoreBase):
             media_refs.c.content_hash == content_hash
         )
         stmt = sa.delete(media).where(media.c.content_hash == content_hash, ~referenced.exists())
+        return bool(self.transaction(lambda conn: conn.execute(stmt).rowcount))
+
+    def save_media_blob(self, content_hash: str, data: bytes) -> bool:
+        """Keep the bytes of a picture; False when they were already kept."""
+        stmt = (
+            self.insert(media_blobs)
+            .values(content_hash=content_hash, data=data, created_at=self.now())
+            .on_conflict_do_nothing()
+            .returning(media_blobs.c.content_hash)
+        )
+        return self.transaction(lambda conn: conn.execute(stmt).first() is not None)
+
+    def get_media_blob(self, content_hash: str) -> bytes | None:
+        """The kept bytes of a picture, or None."""
+        query = sa.select(media_blobs.c.data).where(media_blobs.c.content_hash == content_hash)
+        data = self.transaction(lambda conn: conn.execute(query).scalar())
+        return bytes(data) if data is not None else None
+
+    def has_media_blob(self, content_hash: str) -> bool:
+        """Whether the bytes of a picture are kept (without reading them)."""
+        query = sa.select(media_blobs.c.content_hash).where(
+            media_blobs.c.content_hash == content_hash
+        )
+        return self.transaction(lambda conn: conn.execute(query).first() is not None)
+
+    def delete_media_blob(self, content_hash: str) -> bool:
+        """Drop the bytes of a picture; False when they were not kept."""
+        stmt = sa.delete(media_blobs).where(media_blobs.c.content_hash == content_hash)
         return bool(self.transaction(lambda conn: conn.execute(stmt).rowcount))
 
     def save_discovered(

@@ -187,3 +187,19 @@ class Media:
     content_type: str
     size: int
     created_at: datetime
+
+
+WorkerState = Literal["running", "stopping", "stopped"]
+
+
+@dataclass(frozen=True)
+class WorkerBeat:
+    """The last sign of life of one worker process and the jobs it was running."""
+
+    worker_id: str
+    hostname: str
+    pid: int
+    state: WorkerState
+    started_at: datetime
+    beat_at: datetime
+    running: list[str] = field(default_factory=list)

@@ -102,6 +102,21 @@ class OutboxMixin(StoreBase):
 
         return self.transaction(work) if wanted else 0
 
+    def release_writes(self, ids: Iterable[int]) -> int:
+        """Make leased writes due again at once (the flusher stops before sending them)."""
+        wanted = sorted(set(ids))
+        now = self.now()
+
+        def work(conn: sa.Connection) -> int:
+            return sum(
+                conn.execute(
+                    sa.update(outbox).where(outbox.c.id.in_(chunk)).values(next_attempt_at=now)
+                ).rowcount
+                for chunk in chunked(wanted)
+            )
+
+        return self.transaction(work) if wanted else 0
+
     def mark_write_failed(self, write_id: int, error: str, retry_at: datetime) -> None:
         """Count a failed attempt and schedule the next one at ``retry_at``."""
         stmt = (

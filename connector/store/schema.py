@@ -270,6 +270,27 @@ media_refs = sa.Table(
     C("updated_at", UTCDateTime, nullable=False),
 )
 
+# The bytes of rehosted pictures for ``media.backend: database``: any web process serves them.
+media_blobs = sa.Table(
+    "media_blobs",
+    metadata,
+    C("content_hash", Str(128), primary_key=True),
+    C("data", sa.LargeBinary, nullable=False),
+    C("created_at", UTCDateTime, nullable=False),
+)
+
+worker_heartbeats = sa.Table(
+    "worker_heartbeats",
+    metadata,
+    C("worker_id", Str(255), primary_key=True),
+    C("hostname", Str(255), nullable=False),
+    C("pid", sa.Integer, nullable=False),
+    C("state", Str(16), nullable=False),
+    C("started_at", UTCDateTime, nullable=False),
+    C("beat_at", UTCDateTime, nullable=False, index=True),
+    C("running", _json()),
+)
+
 discovered = sa.Table(
     "discovered",
     metadata,

@@ -311,6 +311,26 @@ class WorkMixin(LedgerMixin):
 
         return self.transaction(work) if wanted else set()
 
+    def hand_back_work(self, ids: Iterable[int], *, stalled_since: datetime) -> int:
+        """Leave waiting items for any worker to resume now (their worker is stopping).
+
+        ``updated_at`` goes back to ``stalled_since`` and claims are dropped, so recovery sees
+        the items as stalled at once instead of after a lease.
+        """
+        wanted = sorted(set(ids))
+
+        def work(conn: sa.Connection) -> int:
+            return sum(
+                conn.execute(
+                    sa.update(work_items)
+                    .where(work_items.c.id.in_(chunk), work_items.c.state == "waiting")
+                    .values(updated_at=stalled_since, claim_owner=None, claim_expires_at=None)
+                ).rowcount
+                for chunk in chunked(wanted)
+            )
+
+        return self.transaction(work) if wanted else 0
+
     def release_work(self, ids: Iterable[int], owner: str) -> int:
         """Drop ``owner``'s claims on the items."""
         wanted = sorted(set(ids))

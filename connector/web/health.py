@@ -1,4 +1,10 @@
-"""Liveness (``/healthz``) and readiness (``/readyz``: store, rate-budget storage, the API)."""
+"""Liveness (``/healthz``) and readiness (``/readyz``: what this web process needs to answer).
+
+``/readyz`` checks the state database and the media backend the ``/media/`` route reads: an
+outage of influencers.club, Redis or the workers does not take the web process out of rotation.
+``/readyz?deep=1`` also asks influencers.club (cached), the rate-budget storage and the workers'
+heartbeats, for monitoring and humans.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from connector.errors import ConnectorError, TransientError
 from connector.ratelimit import build_storage
@@ -20,6 +26,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)
 
 API_CHECK_TTL = 60.0
+MEDIA_CHECK_TTL = 15.0
 _EXTENSION = "connector.readiness"
 
 
@@ -33,6 +40,7 @@ class Readiness:
         self.clock = clock
         self._storage: Any = None
         self._api: tuple[float, dict[str, Any]] | None = None
+        self._media: tuple[float, dict[str, Any]] | None = None
         self._storage_lock = threading.Lock()
         # Held during the API call: concurrent probes wait for one call rather than each making one.
         self._api_lock = threading.Lock()
@@ -59,6 +67,20 @@ class Readiness:
             result = _probe(lambda: _fetch_credits(services))
             self._api = (now, result)
             return {**result, "cached": False}
+
+    def check_media(self, services: Services) -> dict[str, Any]:
+        """The media backend the ``/media/`` route reads (a bucket is asked every 15 s at most)."""
+        media = services.media
+        if media is None or not media.served:
+            return {"ok": True, "backend": services.settings.media_backend}
+        with self._storage_lock:
+            now = self.clock()
+            if self._media is not None and now - self._media[0] < MEDIA_CHECK_TTL:
+                return self._media[1]
+        result = {**_probe(media.check), "backend": services.settings.media_backend}
+        with self._storage_lock:
+            self._media = (now, result)
+        return result
 
 
 def _fetch_credits(services: Services) -> None:
@@ -92,15 +114,43 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> tuple[Response, int]:
-    """200 when the store, the rate-budget storage and influencers.club answer; 503 otherwise."""
+    """200 when this process can answer its routes (``?deep=1``: and its dependencies); 503."""
     services = get_services()
     readiness = get_readiness()
     checks = {
         "store": _probe(services.store.ping),
-        "rate_limit_storage": _probe(
-            lambda: readiness.check_rate_storage(services.settings.rate_limit_storage)
-        ),
-        "influencers_club": readiness.check_api(services),
+        "media": readiness.check_media(services),
     }
+    if request.args.get("deep") in ("1", "true", "yes"):
+        checks["rate_limit_storage"] = _probe(
+            lambda: readiness.check_rate_storage(services.settings.rate_limit_storage)
+        )
+        checks["influencers_club"] = readiness.check_api(services)
+        checks["workers"] = check_workers(services)
     ok = all(check["ok"] for check in checks.values())
     return jsonify({"ok": ok, "checks": checks}), 200 if ok else 503
+
+
+def check_workers(services: Services) -> dict[str, Any]:
+    """At least one ``connector worker`` beat within the last minute; each one's last beat."""
+    try:
+        live = services.store.fetch_live_workers()
+    except ConnectorError as exc:
+        return {"ok": False, "error": str(exc).splitlines()[0][:300]}
+    now = services.clock()
+    workers = [
+        {
+            "worker": beat.worker_id,
+            "state": beat.state,
+            "seconds_since_beat": round((now - beat.beat_at).total_seconds(), 1),
+            "running": beat.running,
+        }
+        for beat in live
+    ]
+    if not any(beat.state == "running" for beat in live):
+        return {
+            "ok": False,
+            "error": "no worker has reported in the last minute (is `connector worker` running?)",
+            "workers": workers,
+        }
+    return {"ok": True, "workers": workers}

@@ -61,7 +61,8 @@ def build_http_client_class(base_url: str | None) -> type[gspread.HTTPClient]:
     return RedirectingHTTPClient
 
 
-def _load_service_account_info(settings: GoogleSettings) -> dict[str, Any]:
+def load_service_account_info(settings: GoogleSettings) -> dict[str, Any]:
+    """The service-account key (from the JSON setting or the file); ``ConfigError`` says why not."""
     if (
         settings.service_account_json is not None
         and settings.service_account_json.get_secret_value()
@@ -90,7 +91,7 @@ def _load_service_account_info(settings: GoogleSettings) -> dict[str, Any]:
 
 def build_gspread_client(settings: GoogleSettings) -> gspread.Client:
     """Build a gspread client for the service account, with timeouts and the sandbox redirect."""
-    info = _load_service_account_info(settings)
+    info = load_service_account_info(settings)
     try:
         credentials = service_account.Credentials.from_service_account_info(
             info, scopes=list(SCOPES)
@@ -113,7 +114,7 @@ def get_client_email(client: gspread.Client) -> str | None:
 def build_sheets_budgets(settings: Settings) -> tuple[RateBudget, RateBudget]:
     """The Sheets read/write budgets of the configured service account, on the shared storage."""
     try:
-        account = str(_load_service_account_info(settings.google).get("client_email") or "default")
+        account = str(load_service_account_info(settings.google).get("client_email") or "default")
     except ConfigError:
         account = "default"
     return build_google_budgets(
