@@ -16,6 +16,7 @@ from connector.errors import AuthError, ConnectorError, OutOfCreditsError, Trans
 from connector.pipeline.batches import poll_batches
 from connector.pipeline.cycle import release_held, run_cycle
 from connector.pipeline.delivery import deliver_ready, flush_outbox
+from connector.pipeline.recovery import INTERRUPTED, resume_stalled
 from connector.sandbox.stack import SandboxStack
 from connector.services import Services
 from connector.store import LedgerKey, Store
@@ -360,3 +361,45 @@ def test_an_ambiguous_upload_names_a_timeout_or_a_reset(
     for status, error in sheet_statuses(stack, key):
         assert status == "error"
         assert error.startswith(f"the batch upload failed ({named}) and may have been created")
+
+
+class Killed(BaseException):
+    """The worker process dying: nothing after it runs, no handler catches it."""
+
+
+def test_a_creator_whose_paid_call_a_crash_interrupted_is_held_until_a_human_retries(
+    stack: SandboxStack, tmp_path: Path
+) -> None:
+    def paid_then_killed(client: Any, *args: Any, **kwargs: Any) -> Any:
+        client.enrich_full(*args, **kwargs)  # the API answers and bills...
+        raise Killed  # ...and the worker dies before the answer reaches the ledger
+
+    key = stack.seed_sheet([["found_quinn", "", ""]])
+    services = build(
+        stack,
+        tmp_path,
+        leads(key),
+        pipeline={"reservation_lease": "1s"},
+        wrap=lambda client: FlakyClient(client, "enrich_full", paid_then_killed),
+    )
+    try:
+        with pytest.raises(Killed):
+            run_cycle(services, "leads")
+        time.sleep(1.2)  # the dead worker's lease lapses
+        resume_stalled(services)
+        flush_outbox(services)
+        assert sheet_statuses(stack, key) == [("error", INTERRUPTED)]
+        # A new record of the same creator must not pay for it behind the human's back.
+        stack.sheets.append_rows(key, "Sheet1", [["@found_quinn", "", ""]])
+        waiting = run_cycle(services, "leads")
+        assert (waiting.records, waiting.waiting, waiting.credits_spent) == (1, 1, 0.0)
+        assert stack.ic.stats()["credits_charged"] == 1.0
+        # The human checked the influencers.club dashboard and typed retry.
+        stack.sheets.set_cells(key, "Sheet1", {"D2": "retry"})
+        again = run_cycle(services, "leads")
+        flush_outbox(services)
+    finally:
+        services.close()
+    assert again.credits_spent == 1.0
+    assert [s for s, _ in sheet_statuses(stack, key)] == ["enriched", "enriched"]
+    assert stack.ic.stats()["charges"] == {"instagram:found_quinn": 2}

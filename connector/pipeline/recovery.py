@@ -6,6 +6,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable
 
+from connector.pipeline.batches import UNCONFIRMED_HOLD
 from connector.pipeline.context import PipelineServices
 from connector.pipeline.delivery import get_lease, write_status
 from connector.pipeline.report import CycleReport
@@ -53,13 +54,17 @@ INTERRUPTED = (
     "the worker stopped while this creator's paid call was in flight, so it may have been "
     "billed without an answer; type retry to enrich it again (it may cost another credit)"
 )
+# Who holds an interrupted creator until a human retries one of its records (or a day passes).
+INTERRUPTED_HOLDER = "interrupted"
 
 
 def settle_interrupted_calls(services: PipelineServices, report: CycleReport) -> int:
     """Fail (never re-send) work whose paid call was in flight when its worker died.
 
     Sending it again could pay twice for one creator, so a human decides: the records show an
-    error asking for ``retry``, and the reservation goes so that a retry may proceed.
+    error asking for ``retry``, and the creator stays held for a day, so that neither these
+    records nor a new record of the same creator pay for it on their own. A typed ``retry`` of
+    one of these records releases the hold (``pipeline.retries``).
     """
     store = services.store
     keys = store.fetch_interrupted_keys()
@@ -68,7 +73,7 @@ def settle_interrupted_calls(services: PipelineServices, report: CycleReport) ->
     items = store.fetch_work_for_keys(keys, states=("waiting",))
     store.set_work_state([w.id for w in items], "failed", error=INTERRUPTED)
     write_status(services, items, Status.ERROR, INTERRUPTED)
-    store.drop_reservations(keys)
+    store.hold_interrupted(keys, INTERRUPTED_HOLDER, UNCONFIRMED_HOLD)
     report.errors += len(items)
     log.warning(
         "paid calls interrupted by a stopped worker",

@@ -1,11 +1,12 @@
-"""Human retries of records whose batch upload may have been billed: release the hold, go on.
+"""Human retries of records whose paid request may have been billed: release the hold, go on.
 
 After an ambiguous batch upload (a gateway 502, a timeout, a reset connection once the CSV had
-left) its records get ``error`` asking a human to check the influencers.club dashboard and type
-``retry``, and their creators stay reserved under the batch's name (``UNCONFIRMED_HOLD``) so that
-nothing pays for them again on its own. A record of that batch coming back pending is that
-human decision (a typed ``retry``, or ``connector retry``): its creator's hold is released so
-the record is enriched again, accepting that the upload may have been billed.
+left), or a single paid call in flight when its worker died, the records get ``error`` asking a
+human to check the influencers.club dashboard and type ``retry``, and their creators stay held
+(under the batch's name, or ``INTERRUPTED_HOLDER``) for ``UNCONFIRMED_HOLD`` so that nothing
+pays for them again on its own. A record that got that error coming back pending is that human
+decision (a typed ``retry``, or ``connector retry``): its creator's hold is released so the
+record is enriched again, accepting that the first request may have been billed.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from collections.abc import Sequence
 
 from connector.pipeline.batches import UNCONFIRMED_HOLDER
 from connector.pipeline.context import PipelineServices
-from connector.store.models import LedgerKey, NewWork
+from connector.pipeline.recovery import INTERRUPTED, INTERRUPTED_HOLDER
+from connector.store.models import LedgerKey, NewWork, WorkItem
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +36,7 @@ def release_retried_holds(
     holders = {
         key: owner
         for key, owner in store.get_reservations({key for _, key in wanted}).items()
-        if owner.startswith(UNCONFIRMED_HOLDER)
+        if owner.startswith(UNCONFIRMED_HOLDER) or owner == INTERRUPTED_HOLDER
     }
     if not holders:
         return set()
@@ -45,7 +47,7 @@ def release_retried_holds(
             holder is None
             or item.source != source
             or (item.identity, item.key) not in wanted
-            or f"{UNCONFIRMED_HOLDER}{item.batch_ref}" != holder
+            or not _caused_by(item, holder)
         ):
             continue
         if store.release([item.key], holder):
@@ -62,3 +64,10 @@ def release_retried_holds(
             )
         del holders[item.key]
     return released
+
+
+def _caused_by(item: WorkItem, holder: str) -> bool:
+    """Whether ``item`` failed because of the request ``holder`` stands for."""
+    if holder == INTERRUPTED_HOLDER:
+        return item.error == INTERRUPTED
+    return f"{UNCONFIRMED_HOLDER}{item.batch_ref}" == holder

@@ -337,17 +337,36 @@ class LedgerMixin(StoreBase):
         ).where(reservations.c.expires_at <= now, reservations.c.call_started_at.is_not(None))
         return self.transaction(lambda conn: [LedgerKey(*r) for r in conn.execute(query)])
 
-    def drop_reservations(self, keys: Iterable[LedgerKey]) -> int:
-        """Delete the reservations of ``keys`` whoever holds them (after recovery decided)."""
+    def hold_interrupted(
+        self, keys: Iterable[LedgerKey], holder: str, hold: timedelta
+    ) -> set[LedgerKey]:
+        """Turn lapsed reservations whose paid call had left into ``holder``'s hold for ``hold``.
+
+        Nothing pays for those creators on its own while the hold lasts; the call is no longer
+        marked as in flight, so recovery settles each interruption once.
+        """
         wanted = sorted_keys(keys)
+        now = self.now()
 
-        def work(conn: sa.Connection) -> int:
-            return sum(
-                conn.execute(sa.delete(reservations).where(key_in(reservations, chunk))).rowcount
-                for chunk in chunked(wanted)
-            )
+        def work(conn: sa.Connection) -> set[LedgerKey]:
+            held: set[LedgerKey] = set()
+            for chunk in chunked(wanted):
+                stmt = (
+                    sa.update(reservations)
+                    .where(
+                        key_in(reservations, chunk),
+                        reservations.c.expires_at <= now,
+                        reservations.c.call_started_at.is_not(None),
+                    )
+                    .values(owner=holder, expires_at=now + hold, call_started_at=None)
+                    .returning(
+                        reservations.c.platform, reservations.c.handle_key, reservations.c.mode
+                    )
+                )
+                held |= {LedgerKey(*r) for r in conn.execute(stmt)}
+            return held
 
-        return self.transaction(work) if wanted else 0
+        return self.transaction(work) if wanted else set()
 
     def get_reservations(self, keys: Iterable[LedgerKey]) -> dict[LedgerKey, str]:
         """Current holders (lease not expired) of ``keys``: key → owner."""
