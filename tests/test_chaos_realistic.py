@@ -32,7 +32,8 @@ from connector.sandbox.workers import (
 )
 from connector.store import Store
 
-UNCONFIRMED = "may have been created and billed"
+# Every record whose paid request may have been billed says so and asks for a typed retry.
+UNCONFIRMED = "type retry"
 FULL = "/public/v1/creators/enrich/handle/full/"
 BATCH_CREATE = "/public/v1/enrichment/batch/"
 
@@ -57,8 +58,9 @@ def stack() -> Iterator[SandboxStack]:
 
 
 def answer_unconfirmed(scenario: Scenario, settings: dict[str, Any]) -> int:
-    """Type retry into sheet rows, and run connector retry for contacts, whose upload may have
-    been billed (the sandbox's gateway refused it before anything was created)."""
+    """Type retry into sheet rows, and run connector retry for contacts, whose paid request (an
+    upload, or another record's) may have been billed: the sandbox's gateway refused it before
+    anything was created."""
     stack = scenario.stack
     values = stack.sheets.get_values(scenario.sheet_key, "Sheet1")
     header = [str(h) for h in values[0]]

@@ -16,7 +16,8 @@ from connector.errors import AuthError, ConnectorError, OutOfCreditsError, Trans
 from connector.pipeline.batches import poll_batches
 from connector.pipeline.cycle import release_held, run_cycle
 from connector.pipeline.delivery import deliver_ready, flush_outbox
-from connector.pipeline.recovery import INTERRUPTED, resume_stalled
+from connector.pipeline.holds import HELD, INTERRUPTED
+from connector.pipeline.recovery import resume_stalled
 from connector.sandbox.stack import SandboxStack
 from connector.services import Services
 from connector.store import LedgerKey, Store
@@ -309,10 +310,10 @@ def test_a_gateway_502_on_the_upload_is_named_and_a_typed_retry_enriches_again(
             "the influencers.club dashboard, then type retry to enrich again"
         )
         assert sheet_statuses(stack, key) == [("error", message)] * 6
-        # Another row of a held creator waits for the hold; it is not a retry.
+        # Another row of a held creator asks for the same decision; it is not a retry.
         stack.sheets.append_rows(key, "Sheet1", [["@found_gate0", "", ""]])
         waiting = run_cycle(services, "leads")
-        assert (waiting.records, waiting.waiting, waiting.credits_spent) == (1, 1, 0.0)
+        assert (waiting.records, waiting.errors, waiting.credits_spent) == (1, 1, 0.0)
         # A human checked the dashboard (no batch there) and typed retry into two rows.
         stack.sheets.set_cells(key, "Sheet1", {"D2": "retry", "D3": "retry"})
         again = run_cycle(services, "leads")
@@ -322,7 +323,8 @@ def test_a_gateway_502_on_the_upload_is_named_and_a_typed_retry_enriches_again(
     assert (again.records, again.retried, again.routes["single"]) == (2, 2, 2)
     assert again.credits_spent == 2.0
     rows = sheet_statuses(stack, key)
-    assert [s for s, _ in rows] == ["enriched", "enriched"] + ["error"] * 4 + ["enriched"]
+    assert [s for s, _ in rows] == ["enriched", "enriched"] + ["error"] * 5
+    assert rows[-1] == ("error", HELD)
     stats = stack.ic.stats()
     assert stats["requests_by_endpoint"].get("batch_create") == 1
     assert stats["credits_charged"] == 2.0
@@ -389,17 +391,25 @@ def test_a_creator_whose_paid_call_a_crash_interrupted_is_held_until_a_human_ret
         resume_stalled(services)
         flush_outbox(services)
         assert sheet_statuses(stack, key) == [("error", INTERRUPTED)]
-        # A new record of the same creator must not pay for it behind the human's back.
+        # A new record of the same creator must not pay for it behind the human's back: it
+        # asks for the same decision instead of waiting a day.
         stack.sheets.append_rows(key, "Sheet1", [["@found_quinn", "", ""]])
-        waiting = run_cycle(services, "leads")
-        assert (waiting.records, waiting.waiting, waiting.credits_spent) == (1, 1, 0.0)
+        held = run_cycle(services, "leads")
+        flush_outbox(services)
+        assert (held.records, held.errors, held.waiting, held.credits_spent) == (1, 1, 0, 0.0)
+        assert sheet_statuses(stack, key) == [("error", INTERRUPTED), ("error", HELD)]
         assert stack.ic.stats()["credits_charged"] == 1.0
-        # The human checked the influencers.club dashboard and typed retry.
-        stack.sheets.set_cells(key, "Sheet1", {"D2": "retry"})
+        # The human checked the influencers.club dashboard and typed retry into the new row.
+        stack.sheets.set_cells(key, "Sheet1", {"D3": "retry"})
         again = run_cycle(services, "leads")
+        flush_outbox(services)
+        # The first row, retried later, is served from that answer.
+        stack.sheets.set_cells(key, "Sheet1", {"D2": "retry"})
+        served = run_cycle(services, "leads")
         flush_outbox(services)
     finally:
         services.close()
-    assert again.credits_spent == 1.0
+    assert (again.retried, again.credits_spent) == (1, 1.0)
+    assert (served.cached, served.credits_spent) == (1, 0.0)
     assert [s for s, _ in sheet_statuses(stack, key)] == ["enriched", "enriched"]
     assert stack.ic.stats()["charges"] == {"instagram:found_quinn": 2}

@@ -11,6 +11,7 @@ from connector.enrich.retry import describe_failure, is_ambiguous
 from connector.errors import ConnectorError, FatalError, RetryableError
 from connector.pipeline.context import PipelineServices
 from connector.pipeline.delivery import deliver_ready, mark_records, write_status
+from connector.pipeline.holds import BATCH_HOLDER, UNCONFIRMED_HOLD
 from connector.pipeline.report import CycleReport
 from connector.sources.base import Status
 from connector.store.models import Batch, BatchItem, LedgerKey
@@ -18,14 +19,6 @@ from connector.store.models import Batch, BatchItem, LedgerKey
 log = logging.getLogger(__name__)
 
 BATCH_MAX_ROWS = 10_000
-# After an upload that may have created (and billed) a batch, its creators stay reserved this
-# long under the batch's name: records of them arriving meanwhile wait instead of paying again,
-# and a human has a day to check the influencers.club dashboard. The batch's own records get
-# `error` (final), so no poll, claim or recovery job requeues them; only a typed retry does
-# (pipeline/retries.py releases the hold for it).
-UNCONFIRMED_HOLD = timedelta(hours=24)
-# The reservation holder of an unconfirmed upload's creators: this prefix + the batch ref.
-UNCONFIRMED_HOLDER = "batch:"
 
 
 def build_unconfirmed_message(error: RetryableError) -> str:
@@ -116,7 +109,7 @@ def _fail_create(
     if isinstance(error, RetryableError) and is_ambiguous(error):
         message = build_unconfirmed_message(error)
         store.update_batch(batch.ref, status="failed", error=f"{message} ({error})")
-        holder = f"{UNCONFIRMED_HOLDER}{batch.ref}"
+        holder = f"{BATCH_HOLDER}{batch.ref}"
         store.hand_over_reservations(keys, owner, holder, UNCONFIRMED_HOLD)
         log.error(
             "batch upload unconfirmed",

@@ -6,9 +6,14 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable
 
-from connector.pipeline.batches import UNCONFIRMED_HOLD
 from connector.pipeline.context import PipelineServices
 from connector.pipeline.delivery import get_lease, write_status
+from connector.pipeline.holds import (
+    INTERRUPTED,
+    INTERRUPTED_HOLDER,
+    UNCONFIRMED_HOLD,
+    is_unconfirmed_hold,
+)
 from connector.pipeline.report import CycleReport
 from connector.pipeline.work import process_work
 from connector.sources.base import Status
@@ -23,7 +28,8 @@ def close_stale_intents(services: PipelineServices) -> list[str]:
 
     The creator holds (and keeps extending) the reservations of an intent's handles until the
     API's batch id is stored, so an ``intent`` row none of whose handles is reserved any more
-    belongs to a worker that died before or during the create call.
+    (or only held after an interrupted upload, see ``settle_interrupted_calls``) belongs to a
+    worker that died before or during the create call.
     """
     store = services.store
     closed: list[str] = []
@@ -34,7 +40,8 @@ def close_stale_intents(services: PipelineServices) -> list[str]:
             LedgerKey(i.platform, i.handle_key, batch.mode)
             for i in store.fetch_batch_items(batch.ref)
         ]
-        if store.get_reservations(keys):
+        owners = store.get_reservations(keys).values()
+        if any(not is_unconfirmed_hold(owner) for owner in owners):
             continue
         # Re-read after the reservation check: a creator releases only after attaching the id.
         current = store.get_batch(batch.ref)
@@ -43,19 +50,16 @@ def close_stale_intents(services: PipelineServices) -> list[str]:
         store.update_batch(
             batch.ref,
             status="failed",
-            error="the worker stopped before the batch was created; its handles are queued again",
+            error=(
+                "the worker stopped while uploading the batch, which may have been created and "
+                "billed; its records wait for a human retry"
+                if owners
+                else "the worker stopped before the batch was created; its handles are queued again"
+            ),
         )
         log.warning("stale batch intent closed", extra={"batch_ref": batch.ref, "rows": len(keys)})
         closed.append(batch.ref)
     return closed
-
-
-INTERRUPTED = (
-    "the worker stopped while this creator's paid call was in flight, so it may have been "
-    "billed without an answer; type retry to enrich it again (it may cost another credit)"
-)
-# Who holds an interrupted creator until a human retries one of its records (or a day passes).
-INTERRUPTED_HOLDER = "interrupted"
 
 
 def settle_interrupted_calls(services: PipelineServices, report: CycleReport) -> int:

@@ -1,12 +1,8 @@
-"""Human retries of records whose paid request may have been billed: release the hold, go on.
+"""Human retries of records whose creator is held (``pipeline.holds``): release it, go on.
 
-After an ambiguous batch upload (a gateway 502, a timeout, a reset connection once the CSV had
-left), or a single paid call in flight when its worker died, the records get ``error`` asking a
-human to check the influencers.club dashboard and type ``retry``, and their creators stay held
-(under the batch's name, or ``INTERRUPTED_HOLDER``) for ``UNCONFIRMED_HOLD`` so that nothing
-pays for them again on its own. A record that got that error coming back pending is that human
-decision (a typed ``retry``, or ``connector retry``): its creator's hold is released so the
-record is enriched again, accepting that the first request may have been billed.
+A held record coming back pending is the human decision (a typed ``retry``, or ``connector
+retry``): its creator's hold is released so the record is enriched again, accepting that the
+first request may have been billed.
 """
 
 from __future__ import annotations
@@ -14,9 +10,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from connector.pipeline.batches import UNCONFIRMED_HOLDER
 from connector.pipeline.context import PipelineServices
-from connector.pipeline.recovery import INTERRUPTED, INTERRUPTED_HOLDER
+from connector.pipeline.holds import (
+    BATCH_HOLDER,
+    HELD,
+    INTERRUPTED,
+    INTERRUPTED_HOLDER,
+    is_unconfirmed_hold,
+)
 from connector.store.models import LedgerKey, NewWork, WorkItem
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ def release_retried_holds(
     holders = {
         key: owner
         for key, owner in store.get_reservations({key for _, key in wanted}).items()
-        if owner.startswith(UNCONFIRMED_HOLDER) or owner == INTERRUPTED_HOLDER
+        if is_unconfirmed_hold(owner)
     }
     if not holders:
         return set()
@@ -68,6 +69,8 @@ def release_retried_holds(
 
 def _caused_by(item: WorkItem, holder: str) -> bool:
     """Whether ``item`` failed because of the request ``holder`` stands for."""
+    if item.error == HELD:
+        return True
     if holder == INTERRUPTED_HOLDER:
         return item.error == INTERRUPTED
-    return f"{UNCONFIRMED_HOLDER}{item.batch_ref}" == holder
+    return f"{BATCH_HOLDER}{item.batch_ref}" == holder

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from connector.enrich.models import get_price
 from connector.errors import FatalError, OutOfCreditsError
-from connector.pipeline.batches import UNCONFIRMED_HOLD, submit_batches
+from connector.pipeline.batches import submit_batches
 from connector.pipeline.context import PipelineServices
 from connector.pipeline.delivery import (
     deliver,
@@ -19,6 +19,7 @@ from connector.pipeline.delivery import (
     mark_records,
     write_status,
 )
+from connector.pipeline.holds import HELD, UNCONFIRMED_HOLD, is_unconfirmed_hold
 from connector.pipeline.lease import LeaseKeeper
 from connector.pipeline.report import CycleReport
 from connector.pipeline.singles import UnsavedResultError, enrich_singles
@@ -72,7 +73,8 @@ def process_work(services: PipelineServices, work: Sequence[WorkItem], report: C
         return
     owner = build_owner(services)
     owned = store.reserve(misses, owner=owner, lease=get_lease(services))
-    report.waiting += sum(1 for w in pending if w.key not in owned)
+    held = _fail_held(services, [w for w in pending if w.key not in owned], report)
+    report.waiting += sum(1 for w in pending if w.key not in owned and w.key not in held)
     if not owned:
         return
     values = {w.key: w.handle_value for w in pending}
@@ -141,3 +143,23 @@ def stop_work(
     else:
         store.set_work_state([w.id for w in items], "failed", error=str(error))
         write_status(services, items, Status.ERROR, str(error))
+
+
+def _fail_held(
+    services: PipelineServices, others: Sequence[WorkItem], report: CycleReport
+) -> set[LedgerKey]:
+    """Records of creators under an unconfirmed hold: a final error asking for a human retry.
+
+    Waiting would leave them pending for a day; paying would risk paying twice.
+    """
+    if not others:
+        return set()
+    store = services.store
+    owners = store.get_reservations({w.key for w in others})
+    held = {key for key, owner in owners.items() if is_unconfirmed_hold(owner)}
+    items = [w for w in others if w.key in held]
+    if items:
+        store.set_work_state([w.id for w in items], "failed", error=HELD)
+        write_status(services, items, Status.ERROR, HELD)
+        report.errors += len(items)
+    return held

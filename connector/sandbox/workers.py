@@ -19,7 +19,7 @@ from typing import IO, Any
 
 import yaml
 
-from connector.pipeline.recovery import INTERRUPTED
+from connector.pipeline.holds import HELD, INTERRUPTED
 from connector.sandbox.stack import SandboxStack
 from connector.sources.base import Status
 from connector.store import Store
@@ -192,14 +192,15 @@ def is_final(status: str) -> bool:
 
 
 def count_interrupted(database_url: str) -> tuple[int, int]:
-    """(records failed because their paid call was in flight at a kill, records failed else)."""
+    """(records waiting for a human retry because a paid call was in flight at a kill — theirs
+    or their creator's —, records failed for any other reason)."""
 
     store = Store.open(database_url, migrate=False)
     try:
         failed = store.fetch_work(state="failed")
     finally:
         store.close()
-    interrupted = sum(1 for w in failed if w.error == INTERRUPTED)
+    interrupted = sum(1 for w in failed if w.error in (INTERRUPTED, HELD))
     return interrupted, len(failed) - interrupted
 
 
