@@ -9,8 +9,16 @@ from typing import Any
 import sqlalchemy as sa
 
 from connector.store.base import StoreBase, chunked, sorted_keys
-from connector.store.models import BATCH_CLOSED_STATUSES, LedgerEntry, LedgerKey, Outcome
-from connector.store.schema import batch_items, batches, ledger, reservations, runs
+from connector.store.emails import email_fresh_clause
+from connector.store.models import (
+    BATCH_CLOSED_STATUSES,
+    LedgerEntry,
+    LedgerKey,
+    Outcome,
+    get_email_key,
+    is_email_key,
+)
+from connector.store.schema import batch_items, batches, email_lookups, ledger, reservations, runs
 
 _OUTCOMES = ("found", "not_found")
 
@@ -272,9 +280,22 @@ class LedgerMixin(StoreBase):
                 batches.c.status.not_in(BATCH_CLOSED_STATUSES),
             )
         )
-        return {LedgerKey(*r) for r in conn.execute(fresh)} | {
+        blocked = {LedgerKey(*r) for r in conn.execute(fresh)} | {
             LedgerKey(*r) for r in conn.execute(in_batch)
         }
+        emails = [k.handle_key for k in keys if is_email_key(k)]
+        if emails:
+            # An e-mail key's answers live in the e-mail ledger, with the same windows.
+            answered = sa.select(email_lookups.c.email).where(
+                email_lookups.c.email.in_(emails),
+                email_fresh_clause(
+                    now,
+                    found_max_age if found_max_age is not None else self.found_max_age,
+                    not_found_max_age if not_found_max_age is not None else self.not_found_max_age,
+                ),
+            )
+            blocked |= {get_email_key(e) for e in conn.execute(answered).scalars()}
+        return blocked
 
     def release(self, keys: Iterable[LedgerKey], owner: str) -> int:
         """Give back ``owner``'s reservations on ``keys``; returns how many were released."""
