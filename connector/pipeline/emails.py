@@ -45,6 +45,19 @@ def resolve_from_ledger(
     return rest + apply_lookups(services, answered, fresh, report)
 
 
+def get_creator_key(
+    services: PipelineServices, source: str, lookup: EmailLookup
+) -> LedgerKey | None:
+    """The ledger key of the creator a found lookup names, in the tier of ``source``.
+
+    Raises ``InvalidHandleError`` when the answer names nothing the connector can enrich.
+    """
+    if lookup.outcome != "found":
+        return None
+    handle = parse_handle(lookup.username, lookup.platform)
+    return LedgerKey(handle.platform, handle.handle_key, services.get_mode(source, handle.platform))
+
+
 def apply_lookups(
     services: PipelineServices,
     items: Sequence[WorkItem],
@@ -61,11 +74,8 @@ def apply_lookups(
     unusable: dict[str, list[WorkItem]] = defaultdict(list)
     for item in items:
         lookup = lookups[item.key.handle_key]
-        if lookup.outcome != "found":
-            unknown.append(item)
-            continue
         try:
-            handle = parse_handle(lookup.username, lookup.platform)
+            key = get_creator_key(services, item.source, lookup)
         except InvalidHandleError as exc:
             named = f"{lookup.platform or 'an unnamed platform'} {lookup.username or ''}".strip()
             unusable[
@@ -73,10 +83,11 @@ def apply_lookups(
                 f"{exc.message}"
             ].append(item)
             continue
-        key = LedgerKey(
-            handle.platform, handle.handle_key, services.get_mode(item.source, handle.platform)
-        )
-        moves[(key, handle.value)].append(item.id)
+        if key is None:
+            unknown.append(item)
+            continue
+        value = parse_handle(lookup.username, lookup.platform).value
+        moves[(key, value)].append(item.id)
     if unknown:
         store.set_work_state([w.id for w in unknown], "done")
         write_status(services, unknown, Status.NO_CREATOR, "")

@@ -133,6 +133,11 @@ class EmailMixin(StoreBase):
 
         self.transaction(work)
 
+    def sum_email_credits(self) -> float:
+        """Credits the stored e-mail lookups cost (hits; misses are free)."""
+        query = sa.select(sa.func.coalesce(sa.func.sum(email_lookups.c.credits_cost), 0.0))
+        return float(self.transaction(lambda conn: conn.execute(query).scalar_one()))
+
     def count_email_lookups(self) -> dict[str, int]:
         """How many e-mail lookups exist per outcome."""
 

@@ -182,6 +182,18 @@ class LedgerMixin(StoreBase):
 
         return self.transaction(work)
 
+    def summarise_ledger(self, mode: str) -> tuple[int, float]:
+        """(creators found, credits they cost) among the ledger entries of one tier."""
+        query = sa.select(
+            sa.func.count(), sa.func.coalesce(sa.func.sum(ledger.c.credits_cost), 0.0)
+        ).where(ledger.c.mode == mode, ledger.c.outcome == "found")
+
+        def work(conn: sa.Connection) -> tuple[int, float]:
+            count, credits = conn.execute(query).one()
+            return int(count), float(credits)
+
+        return self.transaction(work)
+
     def reserve(
         self,
         keys: Iterable[LedgerKey],

@@ -257,14 +257,15 @@ class HubSpotSource:
         properties = {name: self._convert(name, value) for name, value in update.values.items()}
         # The status property is a dropdown of bare status words; details go to the error one.
         status, _, detail = update.status.partition(":")
-        word = status.strip()
+        word, error = status.strip(), update.error or detail.strip()
         type_, options = self._types.get(s.status_property, ("string", ()))
         if type_ == "enumeration" and options and word not in {o["value"] for o in options}:
             # A dropdown created by an older version lacks the e-mail statuses (sources check
             # names them); an unknown option would fail the whole batch update.
-            word, detail = STATUS_FALLBACKS.get(word, word), update.status
+            error = f"{word}: {error}" if error else word
+            word = STATUS_FALLBACKS.get(word, word)
         properties[s.status_property] = self._convert(s.status_property, word)
-        properties[s.error_property] = update.error or detail.strip()
+        properties[s.error_property] = error
         if update.enriched_at is not None or update.status == Status.ENRICHED:
             when = update.enriched_at or self._clock()
             properties[s.enriched_at_property] = self._convert(s.enriched_at_property, when)
