@@ -184,17 +184,8 @@ class EnrichmentClient:
         """The platform-native profile (0.03 credits; misses are free)."""
         handle = check_handle(handle)
         platform = check_platform(platform, ENRICH_PLATFORMS, "raw enrichment")
-        data = self._call(
-            "POST",
-            RAW_PATH,
-            json={"handle": handle, "platform": platform},
-            timeout=self._enrich_timeout,
-            policy=self._policy,
-            rule=self._paid_rule,
-            what="enrich_raw",
-            cancel=cancel,
-            on_send=on_send,
-        )
+        body = {"handle": handle, "platform": platform}
+        data = self._post_paid(RAW_PATH, body, "enrich_raw", cancel=cancel, on_send=on_send)
         return parse_enrich_result(
             data, handle=handle, platform=platform, default_cost=get_price("raw")
         )
@@ -211,17 +202,8 @@ class EnrichmentClient:
         """Identity and contact fields plus a lighter platform block (0.2 credits, §2.4)."""
         handle = check_handle(handle)
         platform = check_platform(platform, ENRICH_PLATFORMS, "profile enrichment")
-        data = self._call(
-            "POST",
-            PROFILE_PATH,
-            json=build_profile_body(self.settings, handle, platform, email_required=email_required),
-            timeout=self._enrich_timeout,
-            policy=self._policy,
-            rule=self._paid_rule,
-            what="enrich_profile",
-            cancel=cancel,
-            on_send=on_send,
-        )
+        body = build_profile_body(self.settings, handle, platform, email_required=email_required)
+        data = self._post_paid(PROFILE_PATH, body, "enrich_profile", cancel=cancel, on_send=on_send)
         return parse_enrich_result(
             data, handle=handle, platform=platform, default_cost=get_price("profile")
         )
@@ -257,17 +239,8 @@ class EnrichmentClient:
         raises ``ProfileNotFoundError``.
         """
         email = check_email_text(email)
-        data = self._call(
-            "POST",
-            EMAIL_PATH,
-            json={"email": email},
-            timeout=self._enrich_timeout,
-            policy=self._policy,
-            rule=self._paid_rule,
-            what="enrich_email",
-            cancel=cancel,
-            on_send=on_send,
-        )
+        body = {"email": email}
+        data = self._post_paid(EMAIL_PATH, body, "enrich_email", cancel=cancel, on_send=on_send)
         match = parse_answer(
             lambda d: parse_email_match(d, email=email, default_cost=get_price("email")),
             data,
@@ -276,6 +249,28 @@ class EnrichmentClient:
         if match is None:
             raise ProfileNotFoundError(f"no creator found for {email}")
         return match
+
+    def _post_paid(
+        self,
+        path: str,
+        body: dict[str, Any],
+        what: str,
+        *,
+        cancel: threading.Event | None,
+        on_send: Callable[[], None] | None,
+    ) -> Any:
+        """POST a call billed when data comes back: the paid rule decides what is sent again."""
+        return self._call(
+            "POST",
+            path,
+            json=body,
+            timeout=self._enrich_timeout,
+            policy=self._policy,
+            rule=self._paid_rule,
+            what=what,
+            cancel=cancel,
+            on_send=on_send,
+        )
 
     def fetch_credits(self, *, probe: bool = False) -> CreditBalance:
         """The account's balance; falls back once to the documented singular path on a 404.

@@ -8,9 +8,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connector.store.base import StoreBase, chunked
+from connector.store.base import StoreBase, chunked, credit_run
 from connector.store.models import EMAIL, EmailLookup, Outcome
-from connector.store.schema import email_lookups, reservations, runs
+from connector.store.schema import email_lookups, reservations
 
 _OUTCOMES = ("found", "not_found")
 
@@ -123,13 +123,7 @@ class EmailMixin(StoreBase):
                         reservations.c.handle_key.in_(chunk),
                     )
                 )
-            if run_id is not None:
-                spent = sum(r["credits_cost"] for r in rows.values())
-                conn.execute(
-                    sa.update(runs)
-                    .where(runs.c.run_id == run_id)
-                    .values(credits_spent=runs.c.credits_spent + spent)
-                )
+            credit_run(conn, run_id, sum(r["credits_cost"] for r in rows.values()))
 
         self.transaction(work)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connector.store.base import StoreBase, chunked, sorted_keys
+from connector.store.base import StoreBase, chunked, credit_run, sorted_keys
 from connector.store.emails import email_fresh_clause
 from connector.store.models import (
     BATCH_CLOSED_STATUSES,
@@ -18,7 +18,7 @@ from connector.store.models import (
     get_email_key,
     is_email_key,
 )
-from connector.store.schema import batch_items, batches, email_lookups, ledger, reservations, runs
+from connector.store.schema import batch_items, batches, email_lookups, ledger, reservations
 
 _OUTCOMES = ("found", "not_found")
 
@@ -150,13 +150,7 @@ class LedgerMixin(StoreBase):
                 )
                 conn.execute(stmt)
                 conn.execute(sa.delete(reservations).where(key_in(reservations, chunk)))
-            if run_id is not None:
-                spent = sum(r["credits_cost"] for r in rows.values())
-                conn.execute(
-                    sa.update(runs)
-                    .where(runs.c.run_id == run_id)
-                    .values(credits_spent=runs.c.credits_spent + spent)
-                )
+            credit_run(conn, run_id, sum(r["credits_cost"] for r in rows.values()))
 
         self.transaction(work)
 
