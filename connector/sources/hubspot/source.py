@@ -189,7 +189,7 @@ class HubSpotSource:
             if values is None:
                 continue
             record = self._build_record(record_id, values)
-            fp = get_fingerprint(record.handle_text, record.platform_text, record.email_text)
+            fp = self._fingerprint(record.handle_text, record.platform_text, record.email_text)
             previous = known.get(record_id)
             kind, expires, _ = parse_known(previous)
             if self._is_pending(previous, values, record, fp, now):
@@ -250,6 +250,19 @@ class HubSpotSource:
         if identify_by == "email":
             return has_email
         return has_handle or (identify_by == "handle_then_email" and has_email)
+
+    def _fingerprint(
+        self, handle_text: str | None, platform_text: str | None, email_text: str | None
+    ) -> str:
+        """What a change of re-queues the contact: the e-mail only where it identifies it.
+
+        So switching a source to ``handle_then_email`` re-reads only contacts without a handle,
+        and filling a contact's handle from its lookup settles it.
+        """
+        uses_email = self.settings.identify_by == "email" or (
+            self.settings.identify_by == "handle_then_email" and not (handle_text or "").strip()
+        )
+        return get_fingerprint(handle_text, platform_text, email_text if uses_email else None)
 
     def build_properties(self, update: RecordUpdate) -> dict[str, str]:
         """The HubSpot property strings for one update (mapped values + status columns)."""
@@ -316,7 +329,7 @@ class HubSpotSource:
                     s.platform_property, platform
                 )
             typed = (values.get(s.platform_property) if s.platform_property else None) or None
-            fingerprints[update.key] = get_fingerprint(
+            fingerprints[update.key] = self._fingerprint(
                 handle, platform or typed or s.platform, update.email_text
             )
         return fingerprints
@@ -392,7 +405,9 @@ class HubSpotSource:
             fp = (fingerprints or {}).get(record_id) or (
                 claimed_fp
                 if kind == CLAIM and claimed_fp
-                else get_fingerprint(update.handle_text, self.settings.platform, update.email_text)
+                else self._fingerprint(
+                    update.handle_text, self.settings.platform, update.email_text
+                )
             )
             # ``invalid handle: <why>`` and ``invalid e-mail: <why>`` are final too.
             if update.status.partition(":")[0].strip() in FINAL_STATUSES:
