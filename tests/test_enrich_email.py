@@ -131,7 +131,7 @@ def test_profile_tier_sends_handle_platform_and_email_required(make_client: Any)
         seen.append(request)
         return httpx.Response(200, json={"result": {"email": "j@x.io"}, "credits_cost": 0.2})
 
-    result = make_client(answer).enrich("jane", "instagram", mode="profile")
+    result = make_client(answer).enrich_profile("jane", "instagram")
     assert seen[0].url.path == PROFILE_PATH
     assert json.loads(seen[0].content) == {
         "handle": "jane",

@@ -208,24 +208,6 @@ class EnrichmentClient:
             data, handle=handle, platform=platform, default_cost=get_price("profile")
         )
 
-    def enrich(
-        self,
-        handle: str,
-        platform: str,
-        *,
-        mode: str = "full",
-        cancel: threading.Event | None = None,
-        on_send: Callable[[], None] | None = None,
-    ) -> EnrichResult:
-        """One creator in the tier ``mode`` (``full``, ``raw`` or ``profile``)."""
-        if mode == "raw":
-            return self.enrich_raw(handle, platform, cancel=cancel, on_send=on_send)
-        if mode == "profile":
-            return self.enrich_profile(handle, platform, cancel=cancel, on_send=on_send)
-        if mode != "full":
-            raise RequestRejectedError(f"unknown enrichment mode {mode!r} (full, raw or profile)")
-        return self.enrich_full(handle, platform, cancel=cancel, on_send=on_send)
-
     def enrich_email(
         self,
         email: str,

@@ -80,10 +80,14 @@ class _LedgerFirst:
         try:
             if is_email_key(key):
                 result: Any = self._client.enrich_email(handle, cancel=cancel, on_send=on_send)
-            else:
-                result = self._client.enrich(
-                    handle, platform, mode=key.mode, cancel=cancel, on_send=on_send
+            elif key.mode == "raw":
+                result = self._client.enrich_raw(handle, platform, cancel=cancel, on_send=on_send)
+            elif key.mode == "profile":
+                result = self._client.enrich_profile(
+                    handle, platform, cancel=cancel, on_send=on_send
                 )
+            else:
+                result = self._client.enrich_full(handle, platform, on_send=on_send, **options)
         except ProfileNotFoundError:
             # A miss is free: if it cannot be saved the store's error is retried later at no cost.
             self._save(key, "not_found", None, 0.0)
