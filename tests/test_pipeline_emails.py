@@ -250,12 +250,20 @@ def test_an_interrupted_lookup_is_never_sent_again(stack: SandboxStack, tmp_path
         resume_stalled(services)
         flush_outbox(services)
         [failed] = store.fetch_work_by_ids([item.id])
+        assert failed.state == "failed" and failed.error == INTERRUPTED_LOOKUP
+        assert email_calls(stack) == 0
+        contact_id = stack.contact_ids[list_id][0]
+        contact = stack.hubspot.get_contact(contact_id)
+        assert contact["ic_status"] == "error" and "lookup was in flight" in contact["ic_error"]
+        # The e-mail stays held until a human types retry, which releases it: one lookup.
+        assert store.reserve([key], owner="other", lease=timedelta(minutes=1)) == set()
+        stack.hubspot.set_property(contact_id, "ic_status", "retry")
+        store.add_record_hints("crm", [contact_id])  # what HubSpot's webhook tells the app
+        report = run_cycle(services, "crm")
     finally:
         services.close()
-    assert failed.state == "failed" and failed.error == INTERRUPTED_LOOKUP
-    assert email_calls(stack) == 0
-    contact = stack.hubspot.get_contact(stack.contact_ids[list_id][0])
-    assert contact["ic_status"] == "error" and "lookup was in flight" in contact["ic_error"]
+    assert report.retried == 1 and email_calls(stack) == 1
+    assert stack.hubspot.get_contact(contact_id)["ic_status"] == "enriched"
 
 
 def test_an_email_reserved_by_another_worker_waits(stack: SandboxStack, tmp_path: Path) -> None:
