@@ -9,7 +9,6 @@ by the thread that received it.
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -25,8 +24,6 @@ from connector.pipeline.singles import enrich_singles
 from connector.pipeline.stops import stop_work
 from connector.sources.base import Status
 from connector.store.models import EMAIL, EmailLookup, LedgerKey, WorkItem, is_email_key
-
-log = logging.getLogger(__name__)
 
 
 def resolve_from_ledger(

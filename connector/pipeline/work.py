@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -26,8 +25,6 @@ from connector.pipeline.singles import enrich_singles
 from connector.pipeline.stops import stop_work
 from connector.sources.base import Status
 from connector.store.models import LedgerKey, WorkItem, is_email_key
-
-log = logging.getLogger(__name__)
 
 
 def build_owner(services: PipelineServices) -> str:
