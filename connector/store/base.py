@@ -87,6 +87,22 @@ class StoreBase:
             f"unsupported database dialect {self.dialect!r}", hint="use SQLite or PostgreSQL"
         )
 
+    def upsert(
+        self,
+        conn: sa.Connection,
+        table: sa.Table,
+        rows: Sequence[dict[str, Any]],
+        *,
+        index: Sequence[str],
+        update: Sequence[str],
+    ) -> None:
+        """INSERT ``rows``; a row whose ``index`` columns exist replaces its ``update`` columns."""
+        stmt = self.insert(table).values(list(rows))
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(index), set_={c: stmt.excluded[c] for c in update}
+        )
+        conn.execute(stmt)
+
     def transaction(self, work: Callable[[sa.Connection], T]) -> T:
         """Run ``work`` in one transaction; retry deadlocks, translate driver errors."""
 

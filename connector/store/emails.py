@@ -100,22 +100,20 @@ class EmailMixin(StoreBase):
 
         def work(conn: sa.Connection) -> None:
             for chunk in chunked(ordered):
-                stmt = self.insert(email_lookups).values([rows[e] for e in chunk])
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=["email"],
-                    set_={
-                        c: stmt.excluded[c]
-                        for c in (
-                            "outcome",
-                            "platform",
-                            "username",
-                            "result",
-                            "credits_cost",
-                            "fetched_at",
-                        )
-                    },
+                self.upsert(
+                    conn,
+                    email_lookups,
+                    [rows[e] for e in chunk],
+                    index=["email"],
+                    update=[
+                        "outcome",
+                        "platform",
+                        "username",
+                        "result",
+                        "credits_cost",
+                        "fetched_at",
+                    ],
                 )
-                conn.execute(stmt)
                 conn.execute(
                     sa.delete(reservations).where(
                         reservations.c.platform == EMAIL,

@@ -140,15 +140,13 @@ class LedgerMixin(StoreBase):
 
         def work(conn: sa.Connection) -> None:
             for chunk in chunked(ordered):
-                stmt = self.insert(ledger).values([rows[k] for k in chunk])
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=["platform", "handle_key", "mode"],
-                    set_={
-                        c: stmt.excluded[c]
-                        for c in ("outcome", "profile", "credits_cost", "fetched_at")
-                    },
+                self.upsert(
+                    conn,
+                    ledger,
+                    [rows[k] for k in chunk],
+                    index=["platform", "handle_key", "mode"],
+                    update=["outcome", "profile", "credits_cost", "fetched_at"],
                 )
-                conn.execute(stmt)
                 conn.execute(sa.delete(reservations).where(key_in(reservations, chunk)))
             credit_run(conn, run_id, sum(r["credits_cost"] for r in rows.values()))
 
