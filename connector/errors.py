@@ -13,6 +13,7 @@
     │   └── TransientError     5xx, gateway pages, timeouts, connection errors
     ├── RowError               terminal for one record, the others go on
     │   ├── InvalidHandleError      the handle text cannot be a handle
+    │   ├── InvalidEmailError       the e-mail is malformed or role-based (never looked up)
     │   ├── ProfileNotFoundError    the API has no such creator (free)
     │   └── RequestRejectedError    the API refused the input (4xx validation)
     └── SourceError            one source is unusable (unshared sheet, deleted list)
@@ -98,6 +99,10 @@ class RowError(ConnectorError):
 
 class InvalidHandleError(RowError):
     """The handle text cannot be a handle on the platform (placeholder, spaces, bad characters)."""
+
+
+class InvalidEmailError(RowError):
+    """The e-mail text is malformed or a role-based address (``info@``, ``sales@`` …)."""
 
 
 class ProfileNotFoundError(RowError):

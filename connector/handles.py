@@ -116,6 +116,27 @@ class Handle:
         return f"{self.platform}:{self.handle_key}"
 
 
+_PROFILE_URLS = {
+    "instagram": "https://www.instagram.com/{}",
+    "tiktok": "https://www.tiktok.com/@{}",
+    "twitter": "https://x.com/{}",
+    "twitch": "https://www.twitch.tv/{}",
+    "onlyfans": "https://onlyfans.com/{}",
+}
+
+
+def format_profile_url(platform: str, value: str) -> str:
+    """The profile URL of a handle (``parse_handle`` reads it back as the same creator)."""
+    name = value.strip()
+    if platform == "youtube":
+        if is_channel_id(name):
+            return f"https://www.youtube.com/channel/{name}"
+        if name.startswith("@"):
+            return f"https://www.youtube.com/{name}"
+        return f"https://www.youtube.com/c/{name}"
+    return _PROFILE_URLS[platform].format(name.lstrip("@"))
+
+
 def is_channel_id(text: str) -> bool:
     """Whether ``text`` is a YouTube channel id (``UC`` + 22 characters; case-sensitive)."""
     return _YOUTUBE_CHANNEL.match(text) is not None

@@ -23,8 +23,8 @@ from connector.discovery.searches import run_saved_search
 from connector.errors import ConnectorError
 from connector.pipeline.batches import poll_batches
 from connector.pipeline.cycle import release_held, run_cycle
-from connector.pipeline.delivery import deliver_ready, flush_outbox
-from connector.pipeline.recovery import resume_stalled
+from connector.pipeline.delivery import flush_outbox
+from connector.pipeline.recovery import resume_stalled, serve_ready
 from connector.store.workers import HEARTBEAT_EVERY
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def poll_source(services: Services, name: str) -> None:
 def tick_batches(services: Services) -> None:
     """Poll due batches and serve work whose creators became available."""
     poll_batches(services)
-    deliver_ready(services)
+    serve_ready(services)
     flush_outbox(services)
 
 

@@ -22,6 +22,7 @@ from connector.config import HubSpotSourceSettings, Settings, SheetSourceSetting
 from connector.enrich.client import EnrichmentClient, build_enrichment_client
 from connector.errors import ConfigError
 from connector.mapping import Mapping, TransformContext, load_mapping
+from connector.mapping.tiers import TierAdvice, analyse_tiers
 from connector.media.store import MediaStore, build_media_store, get_media_url_prefix
 from connector.ratelimit import RateBudget, build_storage
 from connector.sources.base import Source
@@ -64,6 +65,7 @@ class Services:
     _enrichment: EnrichmentClient | None = None
     _sources: dict[str, Source] = field(default_factory=dict)
     _mappings: dict[str, Mapping] = field(default_factory=dict)
+    _tiers: dict[str, TierAdvice] = field(default_factory=dict)
     _google: gspread.Client | None = None
     _google_budgets: tuple[RateBudget, RateBudget] | None = None
     _hubspot: HubSpotClient | None = None
@@ -95,6 +97,25 @@ class Services:
                     )
                 self._mappings[source_name] = mapping
             return self._mappings[source_name]
+
+    def get_tier_advice(self, source_name: str) -> TierAdvice:
+        """The tier advice of a source's mapping, computed once per loaded mapping."""
+        mapping = self.get_mapping(source_name)
+        with self._lock:
+            if source_name not in self._tiers:
+                self._tiers[source_name] = analyse_tiers(mapping)
+            return self._tiers[source_name]
+
+    def get_mode(self, source_name: str, platform: str) -> str:
+        """The tier a creator on ``platform`` is enriched in for this source.
+
+        The source's ``mode`` (default ``pipeline.mode``); ``auto`` takes the cheapest tier
+        whose documented response carries every field the mapping reads on that platform.
+        """
+        mode = self.settings.get_source(source_name).mode or self.settings.pipeline.mode
+        if mode == "auto":
+            return self.get_tier_advice(source_name).get_tier(platform)
+        return mode
 
     def get_source(self, name: str) -> Source:
         """The source object called ``name`` (built on first use)."""
@@ -155,9 +176,11 @@ class Services:
             key=key,
         )
 
-    def check_spend(self, quote: float, *, run_id: str | None) -> Hold | None:
+    def check_spend(
+        self, quote: float, *, run_id: str | None, detail: str | None = None
+    ) -> Hold | None:
         """Pre-flight: hold work the balance, the cap or the approval threshold does not allow."""
-        return check_spend(self, quote, run_id=run_id)
+        return check_spend(self, quote, run_id=run_id, detail=detail)
 
     def notify(self, kind: str, **data: Any) -> None:
         """Tell the alert rules (and the log) that something happened."""

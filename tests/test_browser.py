@@ -57,8 +57,9 @@ def test_dashboard_shows_the_demo_and_approves_a_held_run(tmp_path: Path) -> Non
             page = browser.new_page(viewport={"width": 1280, "height": 1600})
             page.goto(run.summary.dashboard_url)
             sources = page.locator("#sources tr[data-source]")
-            assert sources.count() == 2
+            assert sources.count() == 3  # leads, crm and the Raw-tier audience sheet
             assert "leads" in page.locator("#sources").inner_text()
+            assert "audience" in page.locator("#sources").inner_text()
             assert page.locator("#credit-chart svg").count() == 1
             approve = page.locator("#held-runs .approve-button")
             assert approve.count() >= 1

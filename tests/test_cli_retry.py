@@ -16,6 +16,7 @@ from connector.config import Settings
 from connector.pipeline.batches import poll_batches
 from connector.pipeline.cycle import run_cycle
 from connector.pipeline.delivery import deliver_ready, flush_outbox
+from connector.pipeline.recovery import serve_ready
 from connector.sandbox.stack import SandboxStack
 from connector.services import Services, build_services
 
@@ -141,3 +142,50 @@ def test_retry_errors_of_a_hubspot_list(stack: SandboxStack, tmp_path: Path) -> 
     assert {stack.hubspot.get_contact(i)["ic_status"] for i in ids} == {"retry"}
     again = cycle(settings, "crm")
     assert (again.retried, again.routes["batch"], again.routes["single"]) == (6, 6, 0)
+
+
+def test_retry_of_contacts_found_by_email_after_an_ambiguous_upload(
+    stack: SandboxStack, tmp_path: Path
+) -> None:
+    emails = [f"found_em{i}+instagram@example.com" for i in range(5)]
+    list_id = stack.seed_hubspot_list([""] * 5, emails=emails)
+    source = {
+        "name": "crm",
+        "type": "hubspot",
+        "list": list_id,
+        "platform": "instagram",
+        "identify_by": "handle_then_email",
+    }
+    settings = settings_for(stack, tmp_path, source)
+    # Five e-mails (the threshold) go to a basic batch; the five creators found then go to a
+    # Full batch whose upload meets a gateway 502.
+    services = build_services(settings)
+    try:
+        run_cycle(services, "crm")
+        stack.ic.inject_faults(502, html=True, path=BATCH_CREATE)
+        for _ in range(100):
+            poll_batches(services)
+            serve_ready(services)
+            if not services.store.fetch_open_batches():
+                break
+            time.sleep(0.1)
+        flush_outbox(services)
+    finally:
+        services.close()
+    ids = stack.contact_ids[list_id]
+    assert {stack.hubspot.get_contact(i)["ic_status"] for i in ids} == {"error"}
+    marked = retry(settings, "crm", "--errors")
+    assert marked.exit_code == 0, marked.output
+    assert marked.stdout.count("retry  contact") == 5
+    again = cycle(settings, "crm")
+    assert again.retried == 5 and again.email_lookups == 0
+    finish = build_services(settings)
+    try:
+        finish_batches(finish)
+    finally:
+        finish.close()
+    contacts = [stack.hubspot.get_contact(i) for i in ids]
+    assert {c["ic_status"] for c in contacts} == {"enriched"}
+    assert [c["instagram_handle"] for c in contacts] == [f"found_em{i}" for i in range(5)]
+    stats = stack.ic.stats()
+    assert stats["credits_by_kind"] == {"email": 0.25, "full": 5.0}

@@ -145,3 +145,28 @@ def test_passwords_inside_urls_are_masked() -> None:
     )
     assert "s3cretpw" not in str(settings.masked())
     assert settings.masked()["rate_limit_storage"] == "redis://**********@127.0.0.1:6379/0"
+
+
+def test_identifying_a_sheet_by_email_needs_its_email_column() -> None:
+    sheet = {"name": "a", "type": "sheets", "spreadsheet": "k", "identify_by": "handle_then_email"}
+    with pytest.raises(ConfigError, match=r"sources\[0\]\.identify_by: .* set email_column"):
+        parse_settings({"sources": [sheet]}, environ={})
+    settings = parse_settings(
+        {
+            "sources": [
+                {**sheet, "email_column": "Email", "mode": "raw"},
+                {"name": "b", "type": "hubspot", "list": "1", "identify_by": "email"},
+            ],
+            "pipeline": {"mode": "auto"},
+        },
+        environ={},
+    )
+    hubspot = settings.get_source("b")
+    assert hubspot.email_property == "email" and hubspot.mode is None
+    assert settings.pipeline.mode == "auto"
+
+
+@pytest.mark.parametrize("mode", ["analytics", "basic", "email"])
+def test_only_enrichment_tiers_are_modes(mode: str) -> None:
+    with pytest.raises(ConfigError, match="mode"):
+        parse_settings({"pipeline": {"mode": mode}}, environ={})

@@ -144,7 +144,9 @@ def test_insufficient_credits_answers_the_configured_status_and_charges_nothing(
     )
     sandbox.configure(insufficient_credits_status=403)
     assert enrich(client, "foundjane").status_code == 403
-    assert sandbox.stats()["charges"] == {"instagram:foundjane": 1}
+    # A cheaper tier's charges are counted apart from Full's: a creator may have both.
+    assert sandbox.stats()["charges"] == {"raw|instagram:foundjane": 1}
+    assert sandbox.stats()["credits_by_kind"] == {"raw": 0.03}
 
 
 def test_rate_limit_answers_429_with_retry_after_once_the_window_is_full(sandbox, client):

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from connector.mapping.vocabulary import load_vocabulary
 from connector.sandbox import images
-from connector.sandbox.payloads import build_profile, build_raw_profile
+from connector.sandbox.payloads import build_profile, build_profile_tier, build_raw_profile
 from connector.sandbox.profile_result import APRIL, AUGUST, SUMMARY_PLATFORMS, get_generation
 from connector.sandbox.profiles import (
     DISCOVERY_PLATFORMS,
@@ -322,9 +322,11 @@ def test_every_key_the_sandbox_emits_is_one_a_real_payload_or_the_reference_list
         now=NOW,
     )
     raw = build_raw_profile(platform, f"found{handle}", now=NOW)
-    assert full is not None and raw is not None
+    profile = build_profile_tier(platform, f"found{handle}", now=NOW)
+    assert full is not None and raw is not None and profile is not None
     assert vocabulary.unknown_paths(full, platform=platform) == []
     assert vocabulary.unknown_paths(raw, platform=platform, tier="raw") == []
+    assert vocabulary.unknown_paths(profile, platform=platform, tier="profile") == []
 
 
 def link_keys(result: dict[str, Any]) -> set[str]:

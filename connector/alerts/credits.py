@@ -10,8 +10,8 @@ from itertools import pairwise
 from typing import Any
 
 from connector.alerts.context import AlertServices
-from connector.enrich.models import PRICES
-from connector.store.models import CreditSnapshot, LedgerKey
+from connector.enrich.models import get_price
+from connector.store.models import EMAIL, CreditSnapshot, LedgerKey, WorkItem, is_email_key
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,14 @@ class CreditReport:
     held_cost: float
     queued_creators: int = 0
     held_creators: int = 0
+    # Records identified by e-mail and not yet looked up: the lookups, and the enrichment of
+    # the creators they may find (an upper bound). Both are included in the costs above.
+    queued_emails: int = 0
+    held_emails: int = 0
+    queued_lookup_cost: float = 0.0
+    held_lookup_cost: float = 0.0
+    queued_followup_cost: float = 0.0
+    held_followup_cost: float = 0.0
     thresholds: list[dict[str, Any]] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)
     held_runs: list[HeldRun] = field(default_factory=list)
@@ -79,6 +87,12 @@ class CreditReport:
             "held_cost": self.held_cost,
             "queued_creators": self.queued_creators,
             "held_creators": self.held_creators,
+            "queued_emails": self.queued_emails,
+            "held_emails": self.held_emails,
+            "queued_lookup_cost": self.queued_lookup_cost,
+            "held_lookup_cost": self.held_lookup_cost,
+            "queued_followup_cost": self.queued_followup_cost,
+            "held_followup_cost": self.held_followup_cost,
             "thresholds": list(self.thresholds),
             "held_runs": [r.as_dict() for r in self.held_runs],
             "history": list(self.history),
@@ -137,11 +151,11 @@ def build_credit_report(
         burn_history, min_history=timedelta(seconds=settings.credits.min_history)
     )
     runout = apply_runout(latest.available, burn, now) if latest is not None else None
-    queued_keys, held_keys = _unpaid_keys(services)
-    price = _price(settings.pipeline.mode)
+    queued, held = _unpaid_work(services)
+    queued_cost, held_cost = _cost(services, queued), _cost(services, held)
     # Rows an open batch already processed are paid for but reach the ledger only on collection.
     in_flight_paid = sum(
-        b.credits_used or b.success * _price(b.mode) for b in store.fetch_open_batches()
+        b.credits_used or b.success * get_price(b.mode) for b in store.fetch_open_batches()
     )
     window_start = now - history_window
     return CreditReport(
@@ -150,10 +164,16 @@ def build_credit_report(
         taken_at=latest.taken_at if latest else None,
         burn_rate_per_day=burn,
         runout_date=runout,
-        queued_cost=max(0.0, len(queued_keys) * price - in_flight_paid),
-        held_cost=len(held_keys) * price,
-        queued_creators=len(queued_keys),
-        held_creators=len(held_keys),
+        queued_cost=max(0.0, queued_cost.total - in_flight_paid),
+        held_cost=held_cost.total,
+        queued_creators=queued_cost.creators,
+        held_creators=held_cost.creators,
+        queued_emails=queued_cost.emails,
+        held_emails=held_cost.emails,
+        queued_lookup_cost=queued_cost.lookups,
+        held_lookup_cost=held_cost.lookups,
+        queued_followup_cost=queued_cost.followup,
+        held_followup_cost=held_cost.followup,
         thresholds=[
             {"level": rung.level, "below": rung.below} for rung in settings.credits.low_balance
         ],
@@ -175,23 +195,73 @@ def _latest_snapshot(services: AlertServices) -> CreditSnapshot | None:
     return history[-1] if history else None
 
 
-def _price(mode: str) -> float:
-    return PRICES.get(mode, 1.0)
+@dataclass(frozen=True)
+class _Cost:
+    creators: int = 0
+    creator_cost: float = 0.0
+    emails: int = 0
+    lookups: float = 0.0
+    followup: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return self.creator_cost + self.lookups + self.followup
 
 
-def _unpaid_keys(services: AlertServices) -> tuple[set[LedgerKey], set[LedgerKey]]:
-    """Unique creators waiting and held that the ledger cannot serve (they will be paid for)."""
+def _cost(services: AlertServices, items: list[WorkItem]) -> _Cost:
+    """What ``items`` will cost: unique creators at their tier's price; unique e-mails at the
+    lookup price plus, as an upper bound, the priciest tier their sources may enrich in."""
+    creators = {w.key for w in items if not is_email_key(w.key)}
+    followup: dict[str, float] = {}
+    for item in items:
+        if is_email_key(item.key):
+            price = _followup_price(services, item.source)
+            followup[item.key.handle_key] = max(followup.get(item.key.handle_key, 0.0), price)
+    return _Cost(
+        creators=len(creators),
+        creator_cost=sum(get_price(k.mode) for k in creators),
+        emails=len(followup),
+        lookups=len(followup) * get_price(EMAIL),
+        followup=sum(followup.values()),
+    )
+
+
+def _followup_price(services: AlertServices, source: str) -> float:
+    """The priciest tier a source may enrich a creator in (``auto`` may choose Full)."""
+    settings = services.settings
+    config = next((s for s in settings.sources if s.name == source), None)
+    mode = (config.mode if config is not None else None) or settings.pipeline.mode
+    return get_price("full" if mode == "auto" else mode)
+
+
+def _unpaid_work(services: AlertServices) -> tuple[list[WorkItem], list[WorkItem]]:
+    """Waiting and held items whose creator (or e-mail) no fresh answer serves yet."""
     store, pipeline = services.store, services.settings.pipeline
-    held = {w.key for w in store.fetch_work(state="held")}
-    waiting = {w.key for w in store.fetch_work(state="waiting")} - held
+    held = store.fetch_work(state="held")
+    held_keys = {w.key for w in held}
+    waiting = [w for w in store.fetch_work(state="waiting") if w.key not in held_keys]
     if not held and not waiting:
-        return set(), set()
-    fresh = store.lookup_fresh(
-        held | waiting,
+        return [], []
+    every = held + waiting
+    fresh: set[LedgerKey] = set(
+        store.lookup_fresh(
+            {w.key for w in every if not is_email_key(w.key)},
+            found_max_age=timedelta(days=pipeline.refresh_after_days),
+            not_found_max_age=timedelta(days=pipeline.not_found_refresh_days),
+        )
+    )
+    answered = store.lookup_fresh_emails(
+        {w.key.handle_key for w in every if is_email_key(w.key)},
         found_max_age=timedelta(days=pipeline.refresh_after_days),
         not_found_max_age=timedelta(days=pipeline.not_found_refresh_days),
     )
-    return waiting - set(fresh), held - set(fresh)
+
+    def unpaid(item: WorkItem) -> bool:
+        if is_email_key(item.key):
+            return item.key.handle_key not in answered
+        return item.key not in fresh
+
+    return [w for w in waiting if unpaid(w)], [w for w in held if unpaid(w)]
 
 
 def fetch_credit_report(services: AlertServices) -> CreditReport:

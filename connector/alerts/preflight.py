@@ -20,10 +20,18 @@ class Hold:
     reason: str
 
 
-def check_spend(services: AlertServices, quote: float, *, run_id: str | None) -> Hold | None:
-    """Return a ``Hold`` when ``quote`` credits may not be spent now, else ``None``."""
+def check_spend(
+    services: AlertServices, quote: float, *, run_id: str | None, detail: str | None = None
+) -> Hold | None:
+    """Return a ``Hold`` when ``quote`` credits may not be spent now, else ``None``.
+
+    ``detail`` itemises the quote for the hold's reason (e.g. e-mail lookups, then the
+    enrichment they may lead to: an upper bound, since a lookup may miss or find a creator the
+    ledger already holds).
+    """
     if quote <= 0:
         return None
+    costs = f"costs {quote:g} credits" + (f" ({detail})" if detail else "")
     pipeline = services.settings.pipeline
     store = services.store
     approved = run_id is not None and store.is_run_approved(run_id)
@@ -34,7 +42,7 @@ def check_spend(services: AlertServices, quote: float, *, run_id: str | None) ->
             run_id,
             quote,
             Status.AWAITING_APPROVAL,
-            f"costs {quote:g} credits, over max_credits_per_run ({cap:g}); "
+            f"{costs}, over max_credits_per_run ({cap:g}); "
             f"approve with `connector approve {run_id}`",
             "awaiting_approval",
         )
@@ -44,7 +52,7 @@ def check_spend(services: AlertServices, quote: float, *, run_id: str | None) ->
             run_id,
             quote,
             Status.AWAITING_APPROVAL,
-            f"costs {quote:g} credits, over approval_over ({pipeline.approval_over:g}); "
+            f"{costs}, over approval_over ({pipeline.approval_over:g}); "
             f"approve with `connector approve {run_id}`",
             "awaiting_approval",
         )
@@ -62,7 +70,8 @@ def check_spend(services: AlertServices, quote: float, *, run_id: str | None) ->
             run_id,
             quote,
             Status.AWAITING_CREDITS,
-            f"needs {quote:g} credits, balance is {balance.available:g}",
+            f"needs {quote:g} credits{f' ({detail})' if detail else ''}, balance is "
+            f"{balance.available:g}",
             "held",
         )
     return None

@@ -45,6 +45,12 @@ def build_credits_report(report: CreditReport) -> dict[str, Any]:
         "queued_creators": data["queued_creators"],
         "held_cost": data["held_cost"],
         "held_creators": data["held_creators"],
+        "queued_emails": data["queued_emails"],
+        "queued_lookup_cost": data["queued_lookup_cost"],
+        "queued_followup_cost": data["queued_followup_cost"],
+        "held_emails": data["held_emails"],
+        "held_lookup_cost": data["held_lookup_cost"],
+        "held_followup_cost": data["held_followup_cost"],
         "held_runs": data["held_runs"],
         "history_points": len(data["history"]),
     }
@@ -80,9 +86,23 @@ def _humanise(report: dict[str, Any]) -> dict[str, str]:
         "burn rate": "not enough history yet" if burn is None else f"{burn:,.2f} credits/day (7 d)",
         "run-out": runout,
         "queued": f"{_number(report['queued_cost'])} credits "
-        f"({report['queued_creators']} creators waiting)",
-        "held": f"{_number(report['held_cost'])} credits ({report['held_creators']} creators held)",
+        f"({report['queued_creators']} creators waiting{_emails(report, 'queued')})",
+        "held": f"{_number(report['held_cost'])} credits "
+        f"({report['held_creators']} creators held{_emails(report, 'held')})",
     }
+
+
+def _emails(report: dict[str, Any], which: str) -> str:
+    """``; 3 e-mails: 0.15 to look up + up to 3 to enrich what they find`` (or nothing)."""
+    count = report.get(f"{which}_emails") or 0
+    if not count:
+        return ""
+    lookups = _number(report[f"{which}_lookup_cost"])
+    followup = _number(report[f"{which}_followup_cost"])
+    return (
+        f"; {count} e-mails: {lookups} to look up + up to {followup} to enrich the creators "
+        "found, an upper bound: a lookup may miss or find a creator already paid for"
+    )
 
 
 def _number(value: Any) -> str:

@@ -36,9 +36,9 @@ def demo_command(keep_running: bool, as_json: bool, data_dir: Path | None, timeo
         sys.exit(1)
     if not summary.reconciled:
         click.echo(
-            f"error: the credits do not reconcile: the connector reports "
-            f"{summary.credits_reported:g}, the sandbox billed {summary.sandbox_charged:g} "
-            f"({summary.creators_charged_twice} creator(s) charged twice)",
+            f"error: the credits do not reconcile: the connector spent "
+            f"{summary.credits_spent:g}, the sandbox billed {summary.sandbox_credits_charged:g} "
+            f"({summary.creators_charged_twice} creator(s) or e-mail(s) charged twice)",
             err=True,
         )
         sys.exit(1)

@@ -25,6 +25,7 @@ from connector.mapping import (
     preview_mapping,
 )
 from connector.mapping.schema import build_mapping_schema
+from connector.mapping.tiers import analyse_tiers
 
 _VALUE_WIDTH = 70
 
@@ -46,7 +47,9 @@ def check_command(files: tuple[str, ...], strict: bool) -> None:
     """Validate mapping FILES (default: mappings/*.yaml); exit 1 listing every problem.
 
     A payload key that no real response or reference key list shows (a typo such as
-    {platform}.folower_count) is a warning, or an error with --strict.
+    {platform}.folower_count) is a warning, or an error with --strict. Each file's "tier"
+    line names the cheapest enrichment tier whose documented response carries every field it
+    reads (the one a source's `mode: auto` uses).
     """
     paths = list(files) or sorted(str(p) for p in Path("mappings").glob("*.yaml"))
     if not paths:
@@ -68,6 +71,7 @@ def check_command(files: tuple[str, ...], strict: bool) -> None:
             else ""
         )
         click.echo(f"{path}: ok ({mapping.kind}, {len(mapping.fields)} fields{warned})")
+        click.echo(f"  tier: {analyse_tiers(mapping).describe()}")
     if failed:
         raise SystemExit(1)
 

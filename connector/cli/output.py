@@ -110,7 +110,7 @@ def render_plan(report: CycleReport, console: Console) -> None:
     console.print(
         f"records {report.records} · invalid {report.invalid} · duplicates {report.duplicates} · "
         f"cached {report.cached} · to enrich {report.routes['single']} single + "
-        f"{report.routes['batch']} batch · quote {report.quote:g} credits · "
-        f"saved {report.credits_saved:g}",
+        f"{report.routes['batch']} batch · e-mail lookups {report.routes.get('email', 0)} · "
+        f"quote {report.quote:g} credits · saved {report.credits_saved:g}",
         highlight=False,
     )

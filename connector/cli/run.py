@@ -17,8 +17,8 @@ from connector.config import parse_duration
 from connector.errors import ConfigError
 from connector.pipeline.batches import poll_batches
 from connector.pipeline.cycle import CycleReport, release_held, run_cycle
-from connector.pipeline.delivery import deliver_ready, flush_outbox
-from connector.pipeline.recovery import resume_stalled
+from connector.pipeline.delivery import flush_outbox
+from connector.pipeline.recovery import resume_stalled, serve_ready
 from connector.scheduler import STOP_TIMEOUT, run_worker
 from connector.services import build_services
 
@@ -74,7 +74,7 @@ def run_command(
             deadline = time.monotonic() + float(parse_duration(wait_timeout))
             while _batches_to_wait_for(services, tail, deadline):
                 poll_batches(services, tail)
-                deliver_ready(services, report=tail)
+                serve_ready(services, report=tail)
                 # An intent left by a crashed worker would otherwise keep this loop waiting.
                 resume_stalled(services, tail)
                 flush_outbox(services)

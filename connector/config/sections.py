@@ -32,6 +32,10 @@ def parse_duration(value: Any) -> Any:
 Seconds = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
 SignatureVersion = Literal["v1", "v2", "v3"]
 Platform = Literal["instagram", "youtube", "tiktok", "twitter", "twitch", "onlyfans"]
+# full, raw and profile are the API's tiers; auto takes the cheapest whose documented response
+# carries every field the source's mapping reads (docs/mappings.md).
+Mode = Literal["full", "raw", "profile", "auto"]
+IdentifyBy = Literal["handle", "email", "handle_then_email"]
 
 
 class SettingsSection(BaseModel):
@@ -106,6 +110,9 @@ class SheetSourceSettings(SettingsSection):
     handle_column: str = "Handle"
     platform_column: str | None = None
     platform: Platform | None = None
+    email_column: str | None = None
+    identify_by: IdentifyBy = "handle"
+    mode: Mode | None = None
     status_column: str = "IC Status"
     error_column: str = "IC Error"
     enriched_at_column: str = "IC Enriched At"
@@ -126,6 +133,9 @@ class HubSpotSourceSettings(SettingsSection):
     handle_property: str = "instagram_handle"
     platform_property: str | None = None
     platform: Platform | None = None
+    email_property: str = "email"
+    identify_by: IdentifyBy = "handle"
+    mode: Mode | None = None
     status_property: str = "ic_status"
     error_property: str = "ic_error"
     enriched_at_property: str = "ic_enriched_at"
@@ -141,7 +151,7 @@ SourceSettings = Annotated[SheetSourceSettings | HubSpotSourceSettings, Field(di
 class PipelineSettings(SettingsSection):
     """How records are routed, cached and paid for."""
 
-    mode: Literal["full"] = "full"
+    mode: Mode = "full"
     batch_threshold: int = Field(50, ge=1)
     batch_poll_seconds: Seconds = Field(45.0, gt=0)
     refresh_after_days: float = Field(30, ge=0)

@@ -105,6 +105,16 @@ def check_settings(settings: Settings) -> list[str]:
                 f"configured source (known: {', '.join(names) or 'none'})"
             )
     problems.extend(check_searches(settings))
+    for index, source in enumerate(settings.sources):
+        if (
+            isinstance(source, SheetSourceSettings)
+            and source.identify_by != "handle"
+            and not source.email_column
+        ):
+            problems.append(
+                f"sources[{index}].identify_by: {source.identify_by} needs the e-mail column: "
+                "set email_column (e.g. Email)"
+            )
     if settings.pipeline.batch_poll_seconds < 30 and not _is_loopback(
         settings.influencers_club.base_url
     ):

@@ -37,6 +37,36 @@ SHEET_ROWS: list[list[str]] = [
 HUBSPOT_HANDLES = [f"found_crm_{i:03d}" for i in range(290)] + [
     f"notfound_crm_{i}" for i in range(10)
 ]
+# Contacts with only an e-mail: the crm source looks them up (0.05 a hit, misses free), then
+# enriches the creator found; found_crm_001/002 and found_sheet_00 are also named by handle
+# (in this list and in the leads sheet), so they are paid for once.
+HUBSPOT_EMAIL_ONLY = [
+    *[f"found_mail_{i:02d}+instagram@example.com" for i in range(8)],
+    "found_mail_tt+tiktok@example.com",
+    "found_crm_001+instagram@example.com",
+    "found_crm_002+instagram@example.com",
+    "found_sheet_00+instagram@example.com",
+    "ghost_mail_01@example.com",
+    "ghost_mail_02@example.com",
+    "info@brand.example",
+    "sales@brand.example",
+    "noreply@brand.example",
+]
+HUBSPOT_EMAILS = [f"creator{i}@example.com" for i in range(len(HUBSPOT_HANDLES))] + (
+    HUBSPOT_EMAIL_ONLY
+)
+# A sheet that only wants names, counts and bios: enriched in the Raw tier (0.03 a creator).
+# @found_ana.fit is in the leads sheet too: a Full answer serves this Raw request when it
+# lands first.
+RAW_SHEET_ROWS: list[list[str]] = [
+    *[
+        [f"@found_aud_{i:02d}", p]
+        for i, p in zip(range(10), ["instagram", "tiktok", "twitter", "youtube"] * 3, strict=False)
+    ],
+    ["@found_ana.fit", "instagram"],
+    ["ghost_aud", "tiktok"],
+]
+RAW_HEADER = ["Handle", "Platform", "Followers", "Bio"]
 
 
 def build_demo_settings(
@@ -50,6 +80,7 @@ def build_demo_settings(
     webhook_url: str,
     web_url: str,
     token: str,
+    raw_sheet_key: str | None = None,
 ) -> dict[str, Any]:
     """The demo's settings: sources, alerts, a saved search and compressed timings.
 
@@ -71,9 +102,23 @@ def build_demo_settings(
             "list": list_id,
             "platform": "instagram",
             "handle_property": "instagram_handle",
+            "identify_by": "handle_then_email",
             "poll_interval": 3,
         },
     ]
+    if raw_sheet_key is not None:
+        sources.append(
+            {
+                "name": "audience",
+                "type": "sheets",
+                "spreadsheet": raw_sheet_key,
+                "platform_column": "Platform",
+                "mode": "raw",
+                "mapping": "mappings/sheets_raw.yaml",
+                "poll_interval": 2,
+                "reconcile_every": 10,
+            }
+        )
     return stack.settings_data(
         data_dir=data_dir,
         database_url=database_url,

@@ -26,25 +26,44 @@ from rich.table import Table
 from connector.config import load_settings
 from connector.demo.data import (
     ALERT_SECRET,
+    HUBSPOT_EMAIL_ONLY,
+    HUBSPOT_EMAILS,
     HUBSPOT_HANDLES,
     IMAGE_LIFETIME,
     PICTURE_COLUMN,
+    RAW_HEADER,
+    RAW_SHEET_ROWS,
     SHEET_ROWS,
     build_demo_settings,
 )
 from connector.demo.faults import BATCH_UPLOAD_PATH, answer_unconfirmed, count_faults
+from connector.discovery.searches import RUN_PREFIX as DISCOVERY_RUN_PREFIX
 from connector.sandbox.receivers import SlackReceiver, WebhookReceiver
 from connector.sandbox.server import LoopbackServer
 from connector.sandbox.stack import SandboxStack
 from connector.store import Store
 from connector.web import create_app
 
-FINAL_PREFIXES = ("enriched", "not found", "invalid handle", "error")
+FINAL_PREFIXES = (
+    "enriched",
+    "not found",
+    "no creator for this e-mail",
+    "invalid handle",
+    "invalid e-mail",
+    "error",
+)
 
 
 @dataclass
 class DemoSummary:
-    """The figures the demo ends with (also printed as one JSON line with ``--json``)."""
+    """The figures the demo ends with (also printed as one JSON line with ``--json``).
+
+    ``credits_spent`` and the other credit figures are the connector's own, read from its
+    store (runs, ledger, e-mail ledger); ``sandbox_credits_charged`` is the sandbox's total of
+    everything it billed (Full, Raw, e-mail lookups, discovery). ``reconciled``: the two are
+    equal and no creator or e-mail was charged twice. ``not_found`` counts handles and e-mails
+    no creator answers, ``invalid`` unusable handles and e-mails.
+    """
 
     rows_enriched: int = 0
     not_found: int = 0
@@ -55,12 +74,16 @@ class DemoSummary:
     credits_saved: float = 0.0
     discovered: int = 0
     discovery_credits: float = 0.0
+    email_lookups: int = 0
+    email_matched: int = 0
+    email_credits: float = 0.0
+    raw_enriched: int = 0
+    raw_credits: float = 0.0
     alerts_sent: int = 0
     faults: str = "none"
     faults_seen: dict[str, int] = field(default_factory=dict)
     retries_typed: int = 0
-    credits_reported: float = 0.0
-    sandbox_charged: float = 0.0
+    sandbox_credits_charged: float = 0.0
     creators_charged_twice: int = 0
     reconciled: bool = False
     api_calls: dict[str, int] = field(default_factory=dict)
@@ -129,15 +152,19 @@ def stopping_on_signals() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def _statuses(stack: SandboxStack, sheet_key: str, contact_ids: list[str]) -> list[str]:
-    values = stack.sheets.get_values(sheet_key, "Sheet1")
-    header = [str(h).strip().lower() for h in values[0]] if values else []
-    column = header.index("ic status") if "ic status" in header else None
-    sheet = [
-        str(row[column]) if column is not None and column < len(row) else "" for row in values[1:]
-    ]
-    crm = [str(stack.hubspot.get_contact(cid).get("ic_status") or "") for cid in contact_ids]
-    return sheet + crm
+def _statuses(stack: SandboxStack, sheet_keys: list[str], contact_ids: list[str]) -> list[str]:
+    """The status of every record: the sheets' rows, then the contacts."""
+    found: list[str] = []
+    for key in sheet_keys:
+        values = stack.sheets.get_values(key, "Sheet1")
+        header = [str(h).strip().lower() for h in values[0]] if values else []
+        column = header.index("ic status") if "ic status" in header else None
+        found += [
+            str(row[column]) if column is not None and column < len(row) else ""
+            for row in values[1:]
+        ]
+    found += [str(stack.hubspot.get_contact(cid).get("ic_status") or "") for cid in contact_ids]
+    return found
 
 
 def _is_final(status: str) -> bool:
@@ -161,10 +188,12 @@ class DemoRun:
     work_dir: Path
     summary: DemoSummary
     config_path: Path | None = None
+    raw_sheet_key: str = ""
 
     def statuses(self) -> list[str]:
         """The status of every seeded record (sheet rows, then contacts)."""
-        return _statuses(self.stack, self.sheet_key, self.contact_ids)
+        keys = [self.sheet_key, *([self.raw_sheet_key] if self.raw_sheet_key else [])]
+        return _statuses(self.stack, keys, self.contact_ids)
 
     def held_runs(self) -> list[str]:
         """Ids of runs waiting for approval."""
@@ -217,7 +246,12 @@ def running_demo(
             f" · hubspot {stack.hubspot.url} · slack {slack.url} · webhook {hook.url}"
         )
         sheet_key = stack.seed_sheet([[h, p, ""] for h, p in SHEET_ROWS])
-        list_id = stack.seed_hubspot_list(HUBSPOT_HANDLES)
+        raw_sheet_key = stack.seed_sheet(
+            [[h, p, "", ""] for h, p in RAW_SHEET_ROWS], title="Audience", header=RAW_HEADER
+        )
+        list_id = stack.seed_hubspot_list(
+            HUBSPOT_HANDLES + [""] * len(HUBSPOT_EMAIL_ONLY), emails=HUBSPOT_EMAILS
+        )
         if faults == "realistic":
             # One in fifty calls meets a gateway 502; make it the first batch upload, so the
             # demo shows what a human does about an upload that may have been billed.
@@ -235,6 +269,7 @@ def running_demo(
             webhook_url=hook.url,
             web_url=web_url,
             token=token,
+            raw_sheet_key=raw_sheet_key,
         )
         config_path = work_dir / "connector.yaml"
         config_path.write_text(yaml.safe_dump(data, sort_keys=False))
@@ -243,9 +278,10 @@ def running_demo(
             yaml.safe_dump({**data, "data_dir": str(work_dir / "web")}, sort_keys=False)
         )
         console.print(
-            f"seeded a sheet of {len(SHEET_ROWS)} rows and a HubSpot list of "
-            f"{len(HUBSPOT_HANDLES)} contacts; config {config_path} (worker), {web_config} "
-            "(web app: its own data directory, the same state database)"
+            f"seeded a sheet of {len(SHEET_ROWS)} rows, a Raw-tier sheet of "
+            f"{len(RAW_SHEET_ROWS)} rows and a HubSpot list of {len(HUBSPOT_EMAILS)} contacts "
+            f"({len(HUBSPOT_EMAIL_ONLY)} with only an e-mail); config {config_path} (worker), "
+            f"{web_config} (web app: its own data directory, the same state database)"
         )
 
         settings = load_settings(config_path, environ={})
@@ -274,6 +310,7 @@ def running_demo(
             work_dir=work_dir,
             summary=summary,
             config_path=config_path,
+            raw_sheet_key=raw_sheet_key,
         )
 
 
@@ -381,27 +418,42 @@ def _collect(run: DemoRun) -> None:
     summary, stack, slack, hook = run.summary, run.stack, run.slack, run.hook
     statuses = run.statuses()
     summary.rows_enriched = sum(1 for s in statuses if s.startswith("enriched"))
-    summary.not_found = sum(1 for s in statuses if s.startswith("not found"))
-    summary.invalid = sum(1 for s in statuses if s.startswith("invalid handle"))
+    summary.not_found = sum(
+        1 for s in statuses if s.startswith(("not found", "no creator for this e-mail"))
+    )
+    summary.invalid = sum(1 for s in statuses if s.startswith(("invalid handle", "invalid e-mail")))
     summary.errors = sum(1 for s in statuses if s.startswith("error"))
     ic = stack.ic.stats()
-    summary.discovery_credits = round(float(ic.get("discovery_credits", 0.0)), 2)
     summary.discovered = sum(int(n) for n in ic.get("discovery_charges", {}).values())
-    summary.credits_spent = round(float(ic["credits_charged"]) - summary.discovery_credits, 2)
-    summary.unique_found = len(ic.get("charges", {}))
-    summary.creators_charged_twice = sum(1 for n in ic.get("charges", {}).values() if n > 1)
+    charges: dict[str, int] = ic.get("charges", {})
+    summary.unique_found = len({key.rpartition("|")[2] for key in charges})
+    summary.creators_charged_twice = sum(1 for n in charges.values() if n > 1) + sum(
+        1 for n in ic.get("email_charges", {}).values() if n > 1
+    )
     summary.faults_seen = count_faults(stack.ic.requests())
 
     store = Store.open(run.settings.resolved_database_url, migrate=False)
     try:
-        summary.credits_saved = round(sum(r.credits_saved for r in store.fetch_runs(10_000)), 2)
-        summary.credits_reported = round(store.sum_credits_spent(), 2)
+        runs = store.fetch_runs(10_000)
+        summary.credits_saved = round(sum(r.credits_saved for r in runs), 2)
+        # Everything the connector paid, as it recorded it: enrichment, lookups, discovery.
+        summary.credits_spent = round(store.sum_credits_spent(), 4)
+        summary.discovery_credits = round(
+            sum(r.credits_spent for r in runs if r.source.startswith(DISCOVERY_RUN_PREFIX)), 4
+        )
+        lookups = store.count_email_lookups()
+        summary.email_lookups = sum(lookups.values())
+        summary.email_matched = lookups["found"]
+        summary.email_credits = round(store.sum_email_credits(), 4)
+        summary.raw_enriched, raw_credits = store.summarise_ledger("raw")
+        summary.raw_credits = round(raw_credits, 4)
     finally:
         store.close()
-    # What the connector reports must be what the API billed, to the hundredth of a credit.
-    summary.sandbox_charged = round(float(ic["credits_charged"]), 2)
+    # What the connector reports must be what the API billed.
+    summary.sandbox_credits_charged = round(float(ic["credits_charged"]), 4)
     summary.reconciled = (
-        summary.credits_reported == summary.sandbox_charged and not summary.creators_charged_twice
+        summary.credits_spent == summary.sandbox_credits_charged
+        and not summary.creators_charged_twice
     )
     sheets = stack.sheets.stats()
     summary.api_calls = {
@@ -425,11 +477,16 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
         ("not found", summary.not_found),
         ("invalid handles", summary.invalid),
         ("errors", summary.errors),
-        ("credits spent", f"{summary.credits_spent:g}"),
+        ("credits spent (everything the connector paid)", f"{summary.credits_spent:g}"),
         ("unique creators found", summary.unique_found),
         ("credits saved (duplicates, cache)", f"{summary.credits_saved:g}"),
         ("creators discovered", summary.discovered),
         ("discovery credits", f"{summary.discovery_credits:g}"),
+        (
+            "e-mail lookups / creators found / credits",
+            f"{summary.email_lookups} / {summary.email_matched} / {summary.email_credits:g}",
+        ),
+        ("Raw-tier creators / credits", f"{summary.raw_enriched} / {summary.raw_credits:g}"),
         ("alerts sent", summary.alerts_sent),
         (
             f"faults ({summary.faults}) seen",
@@ -437,8 +494,8 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
         ),
         ("retries typed after an ambiguous upload", summary.retries_typed),
         (
-            "credits reported / billed by the API",
-            f"{summary.credits_reported:g} / {summary.sandbox_charged:g}"
+            "credits spent / billed by the API",
+            f"{summary.credits_spent:g} / {summary.sandbox_credits_charged:g}"
             + (" (reconciled)" if summary.reconciled else " (MISMATCH)"),
         ),
         (

@@ -19,6 +19,7 @@ from connector.enrich.classify import classify_response, translate_transport_err
 from connector.enrich.inputs import (
     ENRICH_PLATFORMS,
     FULL_PLATFORMS,
+    check_email_text,
     check_handle,
     check_platform,
     check_segment,
@@ -30,23 +31,32 @@ from connector.enrich.models import (
     CallCancelledError,
     CreditBalance,
     DiscoveryPage,
+    EmailMatch,
     EnrichResult,
+    get_price,
     parse_batch_info,
     parse_batch_rows,
     parse_batch_status,
     parse_credit_balance,
     parse_discovery_page,
+    parse_email_match,
 )
 from connector.enrich.payloads import (
     build_batch_upload,
     build_discovery_body,
     build_enrich_body,
+    build_profile_body,
     iter_discovery_pages,
     parse_answer,
     parse_enrich_result,
 )
 from connector.enrich.retry import PaidCallRule
-from connector.errors import AuthError, RateLimitedError, RequestRejectedError
+from connector.errors import (
+    AuthError,
+    ProfileNotFoundError,
+    RateLimitedError,
+    RequestRejectedError,
+)
 from connector.ratelimit import RateBudget
 from connector.retry import RetryPolicy, call_with_retries
 
@@ -58,6 +68,8 @@ MAX_DISCOVERY_RESULTS = 10_000
 CREDITS_PATHS = ("/public/v1/accounts/credits/", "/public/v1/account/credits/")
 FULL_PATH = "/public/v1/creators/enrich/handle/full/"
 RAW_PATH = "/public/v1/creators/enrich/handle/raw/"
+PROFILE_PATH = "/public/v1/creators/enrich/handle/profile/"
+EMAIL_PATH = "/public/v1/creators/enrich/email/"
 DISCOVERY_PATH = "/public/v1/discovery/"
 BATCH_PATH = "/public/v1/enrichment/batch/"
 
@@ -162,22 +174,85 @@ class EnrichmentClient:
         return parse_enrich_result(data, handle=handle, platform=platform, default_cost=1.0)
 
     def enrich_raw(
-        self, handle: str, platform: str, *, cancel: threading.Event | None = None
+        self,
+        handle: str,
+        platform: str,
+        *,
+        cancel: threading.Event | None = None,
+        on_send: Callable[[], None] | None = None,
     ) -> EnrichResult:
         """The platform-native profile (0.03 credits; misses are free)."""
         handle = check_handle(handle)
         platform = check_platform(platform, ENRICH_PLATFORMS, "raw enrichment")
-        data = self._call(
+        body = {"handle": handle, "platform": platform}
+        data = self._post_paid(RAW_PATH, body, "enrich_raw", cancel=cancel, on_send=on_send)
+        return parse_enrich_result(
+            data, handle=handle, platform=platform, default_cost=get_price("raw")
+        )
+
+    def enrich_profile(
+        self,
+        handle: str,
+        platform: str,
+        *,
+        email_required: str | None = None,
+        cancel: threading.Event | None = None,
+        on_send: Callable[[], None] | None = None,
+    ) -> EnrichResult:
+        """Identity and contact fields plus a lighter platform block (0.2 credits, §2.4)."""
+        handle = check_handle(handle)
+        platform = check_platform(platform, ENRICH_PLATFORMS, "profile enrichment")
+        body = build_profile_body(self.settings, handle, platform, email_required=email_required)
+        data = self._post_paid(PROFILE_PATH, body, "enrich_profile", cancel=cancel, on_send=on_send)
+        return parse_enrich_result(
+            data, handle=handle, platform=platform, default_cost=get_price("profile")
+        )
+
+    def enrich_email(
+        self,
+        email: str,
+        *,
+        cancel: threading.Event | None = None,
+        on_send: Callable[[], None] | None = None,
+    ) -> EmailMatch:
+        """The creator an e-mail address belongs to (0.05 credits on a hit; misses are free).
+
+        The API answers with the creator's strongest platform only (reference §2.5); a miss
+        raises ``ProfileNotFoundError``.
+        """
+        email = check_email_text(email)
+        body = {"email": email}
+        data = self._post_paid(EMAIL_PATH, body, "enrich_email", cancel=cancel, on_send=on_send)
+        match = parse_answer(
+            lambda d: parse_email_match(d, email=email, default_cost=get_price("email")),
+            data,
+            "enrich by e-mail",
+        )
+        if match is None:
+            raise ProfileNotFoundError(f"no creator found for {email}")
+        return match
+
+    def _post_paid(
+        self,
+        path: str,
+        body: dict[str, Any],
+        what: str,
+        *,
+        cancel: threading.Event | None,
+        on_send: Callable[[], None] | None,
+    ) -> Any:
+        """POST a call billed when data comes back: the paid rule decides what is sent again."""
+        return self._call(
             "POST",
-            RAW_PATH,
-            json={"handle": handle, "platform": platform},
+            path,
+            json=body,
             timeout=self._enrich_timeout,
             policy=self._policy,
             rule=self._paid_rule,
-            what="enrich_raw",
+            what=what,
             cancel=cancel,
+            on_send=on_send,
         )
-        return parse_enrich_result(data, handle=handle, platform=platform, default_cost=0.03)
 
     def fetch_credits(self, *, probe: bool = False) -> CreditBalance:
         """The account's balance; falls back once to the documented singular path on a 404.
@@ -207,7 +282,7 @@ class EnrichmentClient:
     def create_batch(
         self,
         handles: Sequence[str],
-        platform: str,
+        platform: str | None,
         *,
         mode: str = "full",
         email_required: str | None = None,
@@ -215,7 +290,11 @@ class EnrichmentClient:
         include_lookalikes: bool | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> BatchInfo:
-        """Upload ``handles`` as a batch job (free to create; rows are billed as processed)."""
+        """Upload ``handles`` as a batch job (free to create; rows are billed as processed).
+
+        ``mode`` is ``full`` or ``raw`` for handles of ``platform``; ``basic`` takes e-mail
+        addresses and no platform (``create_email_batch``).
+        """
         form, content = build_batch_upload(
             self.settings,
             handles,
@@ -237,6 +316,12 @@ class EnrichmentClient:
             what="create_batch",
         )
         return parse_answer(parse_batch_info, data, "create batch")
+
+    def create_email_batch(
+        self, emails: Sequence[str], *, metadata: Mapping[str, Any] | None = None
+    ) -> BatchInfo:
+        """Upload e-mail addresses as a ``basic`` batch: each hit names a creator (0.05)."""
+        return self.create_batch(emails, None, mode="basic", metadata=metadata)
 
     def fetch_batch_status(self, batch_id: str) -> BatchStatus:
         """Progress of a batch job (free)."""

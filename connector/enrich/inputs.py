@@ -30,6 +30,7 @@ BATCH_PLATFORMS = DISCOVERY_PLATFORMS
 SORT_FIELDS = ("relevancy", "engagement_rate", "number_of_followers", "growth_rate")
 EMAIL_REQUIRED = ("preferred", "must_have")
 MAX_HANDLE_CHARS = 200
+MAX_EMAIL_CHARS = 254
 MAX_BATCH_ROWS = 10_000
 MAX_BATCH_BYTES = 10 * 1024 * 1024
 
@@ -104,18 +105,36 @@ def check_discovery(
         raise RequestRejectedError("sort_by number_of_followers is not available on onlyfans")
 
 
-def build_batch_csv(handles: Sequence[str]) -> bytes:
-    """The one-column ``handle`` CSV for a batch upload; refuses empty, > 10,000 rows or > 10 MB."""
-    if not handles:
-        raise RequestRejectedError("a batch needs at least one handle")
-    if len(handles) > MAX_BATCH_ROWS:
+def check_email_text(email: str) -> str:
+    """The stripped address; ``RequestRejectedError`` unless it looks like ``name@domain``."""
+    value = email.strip() if isinstance(email, str) else ""
+    local, at, domain = value.partition("@")
+    if (
+        not (local and at and "." in domain)
+        or len(value) > MAX_EMAIL_CHARS
+        or _CONTROL.search(value)
+        or any(ch.isspace() for ch in value)
+    ):
+        raise RequestRejectedError(f"{email!r} is not an e-mail address")
+    return value
+
+
+def build_batch_csv(values: Sequence[str], column: str = "handle") -> bytes:
+    """The one-column CSV (``handle`` or ``email``) of a batch upload.
+
+    Refuses an empty file, more than 10,000 rows or more than 10 MB.
+    """
+    if not values:
+        raise RequestRejectedError(f"a batch needs at least one {column}")
+    if len(values) > MAX_BATCH_ROWS:
         raise RequestRejectedError(
-            f"a batch holds at most {MAX_BATCH_ROWS} rows, got {len(handles)} (split it)"
+            f"a batch holds at most {MAX_BATCH_ROWS} rows, got {len(values)} (split it)"
         )
+    check = check_email_text if column == "email" else check_handle
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["handle"])
-    writer.writerows([check_handle(h)] for h in handles)
+    writer.writerow([column])
+    writer.writerows([check(v)] for v in values)
     content = buffer.getvalue().encode("utf-8")
     if len(content) > MAX_BATCH_BYTES:
         raise RequestRejectedError(f"the batch file is {len(content)} bytes (limit 10 MB)")

@@ -9,12 +9,17 @@ from typing import Any
 from connector.errors import ConnectorError
 
 BATCH_TERMINAL_STATUSES = frozenset({"finished", "failed"})
-# Credits per enriched creator, by enrichment mode (batch rows cost the same as single calls).
-PRICES = {"full": 1.0, "raw": 0.03}
+# Credits per answer that returns data, by mode (reference §3): a creator in each enrichment
+# tier, and an Enrich by E-mail hit. Batch rows cost the same as single calls; misses are free.
+PRICES = {"full": 1.0, "raw": 0.03, "profile": 0.2, "email": 0.05}
+# The enrichment tiers a source may ask for, cheapest first (``email`` finds, it does not enrich).
+TIERS = ("raw", "profile", "full")
+# What the batch API's ``enrichment_mode`` accepts for handles (reference §2.10): no profile.
+BATCH_TIERS = ("raw", "full")
 
 
 def get_price(mode: str) -> float:
-    """Credits one creator costs in ``mode`` (unknown modes are priced as Full)."""
+    """Credits one creator (or one e-mail hit) costs in ``mode`` (unknown modes: as Full)."""
     return PRICES.get(mode, PRICES["full"])
 
 
@@ -27,6 +32,26 @@ class EnrichResult:
     platform: str
     handle: str
     trial_searches_left: int | None = None
+
+
+@dataclass(frozen=True)
+class EmailMatch:
+    """The creator an Enrich by E-mail answer names (its strongest platform, reference §2.5).
+
+    Two generations of names are read (``fullname``/``picture``/``followers`` and
+    ``full_name``/``profile_picture``/``follower_count``); any key may be missing.
+    """
+
+    email: str
+    platform: str | None
+    username: str | None
+    url: str | None = None
+    user_id: str | None = None
+    full_name: str | None = None
+    picture: str | None = None
+    followers: int | None = None
+    credits_cost: float = 0.0
+    result: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -206,6 +231,46 @@ def parse_discovery_page(data: Any) -> DiscoveryPage:
         credits_cost=parse_float(data.get("credits_cost"), 0.0) or 0.0,
         credits_left=parse_float(data.get("credits_left")),
     )
+
+
+def parse_email_match(data: Any, *, email: str, default_cost: float) -> EmailMatch | None:
+    """An Enrich by E-mail answer as an ``EmailMatch``; ``None`` when it names no creator.
+
+    Tolerant: unknown keys are ignored, every key may be missing, ``result`` may be a list (the
+    first creator counts) and both generations of key names are read.
+    """
+    if not isinstance(data, dict):
+        raise ValueError(f"expected an object, got {type(data).__name__}")
+    result = data.get("result")
+    if isinstance(result, list):
+        result = next((r for r in result if isinstance(r, dict) and r), None)
+    if not result:
+        return None
+    if not isinstance(result, dict):
+        raise ValueError(f"result is a {type(result).__name__}, not an object")
+    followers = _first(result, "followers", "follower_count", "followers_count")
+    platform = _first(result, "platform")
+    return EmailMatch(
+        email=email,
+        platform=str(platform).strip().lower() if platform else None,
+        username=_opt_str(_first(result, "username", "handle")),
+        url=_opt_str(_first(result, "url", "profile_url")),
+        user_id=_opt_str(_first(result, "userId", "user_id", "userid")),
+        full_name=_opt_str(_first(result, "fullname", "full_name")),
+        picture=_opt_str(_first(result, "picture", "profile_picture")),
+        followers=None if followers is None else parse_int(followers),
+        credits_cost=parse_float(data.get("credits_cost"), default_cost) or 0.0,
+        result=dict(result),
+    )
+
+
+def _first(data: dict[str, Any], *keys: str) -> Any:
+    """The first of ``keys`` holding something other than null or blank text."""
+    for key in keys:
+        value = data.get(key)
+        if value is not None and not (isinstance(value, str) and not value.strip()):
+            return value.strip() if isinstance(value, str) else value
+    return None
 
 
 def _opt_str(value: Any) -> str | None:

@@ -18,6 +18,20 @@ from connector.enrich.inputs import (
 from connector.enrich.models import DiscoveryPage, EnrichResult, parse_float, parse_int
 from connector.errors import ProfileNotFoundError, RequestRejectedError
 
+# Batch ``enrichment_mode`` values the client sends: handles in two tiers, e-mails in basic.
+BATCH_MODES = ("raw", "full", "basic")
+
+
+def build_profile_body(
+    settings: InfluencersClubSettings, handle: str, platform: str, *, email_required: str | None
+) -> dict[str, Any]:
+    """The JSON body of a Profile-tier enrichment (reference §2.4)."""
+    return {
+        "handle": handle,
+        "platform": platform,
+        "email_required": check_email_required(email_required or settings.email_required),
+    }
+
 
 def build_enrich_body(
     settings: InfluencersClubSettings,
@@ -40,8 +54,8 @@ def build_enrich_body(
 
 def build_batch_upload(
     settings: InfluencersClubSettings,
-    handles: Sequence[str],
-    platform: str,
+    values: Sequence[str],
+    platform: str | None,
     *,
     mode: str,
     email_required: str | None,
@@ -49,11 +63,22 @@ def build_batch_upload(
     include_lookalikes: bool | None,
     metadata: Mapping[str, Any] | None,
 ) -> tuple[dict[str, str], bytes]:
-    """The form fields and CSV file of a batch upload, checked before anything is sent."""
-    platform = check_platform(platform, BATCH_PLATFORMS, "batch enrichment")
-    if mode not in ("full", "raw"):
-        raise RequestRejectedError(f"batch mode {mode!r} is not supported (use full or raw)")
-    content = build_batch_csv(handles)
+    """The form fields and CSV file of a batch upload, checked before anything is sent.
+
+    ``raw`` and ``full`` take a ``handle`` column and a platform; ``basic`` (find creators by
+    e-mail) an ``email`` column and no platform. The API has no profile mode for batches.
+    """
+    if mode not in BATCH_MODES:
+        raise RequestRejectedError(
+            f"batch mode {mode!r} is not supported (use {', '.join(BATCH_MODES)})"
+        )
+    if mode == "basic":
+        form = {"enrichment_mode": mode}
+        if metadata is not None:
+            form["metadata"] = json.dumps(dict(metadata), default=str)
+        return form, build_batch_csv(values, column="email")
+    platform = check_platform(platform or "", BATCH_PLATFORMS, "batch enrichment")
+    content = build_batch_csv(values)
     form = {
         "enrichment_mode": mode,
         "platform": platform,

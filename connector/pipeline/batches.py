@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
-from connector.enrich.models import get_price
+from connector.enrich.models import EmailMatch, get_price, parse_email_match
 from connector.enrich.retry import describe_failure, is_ambiguous
 from connector.errors import ConnectorError, FatalError, RetryableError
 from connector.pipeline.context import PipelineServices
@@ -14,7 +14,7 @@ from connector.pipeline.delivery import deliver_ready, mark_records, write_statu
 from connector.pipeline.holds import BATCH_HOLDER, UNCONFIRMED_HOLD
 from connector.pipeline.report import CycleReport
 from connector.sources.base import Status
-from connector.store.models import Batch, BatchItem, LedgerKey
+from connector.store.models import EMAIL, Batch, BatchItem, LedgerKey
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +40,18 @@ def submit_batches(
     *,
     run_id: str | None,
     owner: str | None = None,
+    mode: str | None = None,
 ) -> list[Batch]:
     """Create batches of at most 10,000 unique handles; the intent is stored before the call.
 
     ``owner`` holds the reservations of ``items``; they are released once the API's batch id
     is stored (the open batch blocks the handles from then on). Until then they prove the
     intent's creator is alive, so a crash mid-call leaves an intent others can close.
+    ``mode`` is the tier of every item (default ``pipeline.mode``); with ``platform`` and
+    ``mode`` both ``email`` the items are e-mail addresses, uploaded as a ``basic`` batch.
     """
     store, settings = services.store, services.settings
+    mode = mode or settings.pipeline.mode
     owner = owner or services.worker_id
     unique = list({key: value for key, value in items}.items())
     submitted: list[Batch] = []
@@ -55,7 +59,7 @@ def submit_batches(
         chunk = unique[start : start + BATCH_MAX_ROWS]
         batch = store.save_batch(
             platform,
-            settings.pipeline.mode,
+            mode,
             [BatchItem(platform, key.handle_key, value) for key, value in chunk],
             run_id=run_id,
         )
@@ -64,13 +68,15 @@ def submit_batches(
         # From here a crash may leave a batch the API created and bills: recovery must not
         # upload these handles again on its own.
         store.mark_calls_started(keys, owner)
+        values = [value for _, value in chunk]
+        metadata = {"connector_batch": batch.ref, "run_id": run_id}
         try:
-            info = services.enrichment.create_batch(
-                [value for _, value in chunk],
-                platform,
-                mode=settings.pipeline.mode,
-                metadata={"connector_batch": batch.ref, "run_id": run_id},
-            )
+            if mode == EMAIL:
+                info = services.enrichment.create_email_batch(values, metadata=metadata)
+            else:
+                info = services.enrichment.create_batch(
+                    values, platform, mode=mode, metadata=metadata
+                )
         except ConnectorError as exc:
             _fail_create(services, batch, keys, owner, exc)
             if isinstance(exc, FatalError):
@@ -191,13 +197,17 @@ def _collect(services: PipelineServices, batch: Batch, report: CycleReport) -> s
         key = LedgerKey(item.platform, item.handle_key, batch.mode)
         if row.status == "success" and row.profile:
             results.append((key, "found", row.profile, price))
-            report.credits_spent += price
-            report.enriched += 1
         elif row.status == "not_found":
             results.append((key, "not_found", None, 0.0))
-            report.not_found += 1
+    found = sum(1 for _, outcome, _, _ in results if outcome == "found")
+    report.credits_spent += found * price
     # The batch's run is credited in the same transaction as the ledger rows.
-    store.save_results(results, run_id=batch.run_id)
+    if batch.mode == EMAIL:
+        _save_email_rows(services, batch, results, report)
+    else:
+        report.enriched += found
+        report.not_found += len(results) - found
+        store.save_results(results, run_id=batch.run_id)
     store.mark_batch_collected(batch.ref)
     missing = [k for k in by_key if k not in seen]
     if missing:
@@ -207,7 +217,38 @@ def _collect(services: PipelineServices, batch: Batch, report: CycleReport) -> s
         "batch collected",
         extra={"batch": batch.batch_id, "rows": len(rows), "missing": len(missing)},
     )
+    if batch.mode == EMAIL:
+        # Their records go on to the creators found: ``recovery.serve_ready`` moves them.
+        return set()
     return {key for key, outcome, _, _ in results if outcome == "found"}
+
+
+def _save_email_rows(
+    services: PipelineServices,
+    batch: Batch,
+    results: Sequence[tuple[LedgerKey, str, dict | None, float]],
+    report: CycleReport,
+) -> None:
+    """Store a basic batch's rows in the e-mail ledger (each row is one e-mail's answer)."""
+    answers: list[tuple[str, str, str | None, str | None, dict | None, float]] = []
+    for key, outcome, row, cost in results:
+        match: EmailMatch | None = None
+        if outcome == "found":
+            try:
+                match = parse_email_match(
+                    {"result": row, "credits_cost": cost}, email=key.handle_key, default_cost=cost
+                )
+            except ValueError:
+                match = None
+        if match is None:
+            answers.append((key.handle_key, outcome, None, None, row, cost))
+            report.email_not_found += outcome != "found"
+            continue
+        report.email_matched += 1
+        answers.append(
+            (key.handle_key, "found", match.platform, match.username or match.url, row, cost)
+        )
+    services.store.save_email_results(answers, run_id=batch.run_id)
 
 
 def _build_matcher(items: Sequence[BatchItem]) -> Callable[[str], BatchItem | None]:

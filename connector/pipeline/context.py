@@ -11,6 +11,7 @@ from connector.alerts.preflight import Hold
 from connector.config import Settings
 from connector.enrich.client import EnrichmentClient
 from connector.mapping import Mapping, TransformContext
+from connector.mapping.tiers import TierAdvice
 from connector.sources.base import Source
 from connector.store import Store
 from connector.store.models import WorkItem
@@ -49,11 +50,19 @@ class PipelineServices(Protocol):
     def get_mapping(self, source_name: str) -> Mapping:
         """The mapping of a source."""
 
+    def get_mode(self, source_name: str, platform: str) -> str:
+        """The enrichment tier of a creator on ``platform`` from this source (``auto`` resolved)."""
+
+    def get_tier_advice(self, source_name: str) -> TierAdvice:
+        """What the source's mapping needs from each tier (computed once per mapping)."""
+
     def notify(self, kind: str, **data: Any) -> None:
         """Tell the alert rules that something happened."""
 
-    def check_spend(self, quote: float, *, run_id: str | None) -> Hold | None:
-        """Pre-flight: a hold when ``quote`` credits may not be spent now."""
+    def check_spend(
+        self, quote: float, *, run_id: str | None, detail: str | None = None
+    ) -> Hold | None:
+        """Pre-flight: a hold when ``quote`` credits (itemised in ``detail``) may not be spent."""
 
     def transform_context(self, item: WorkItem) -> TransformContext:
         """Effects a mapping may use while applied to ``item``."""

@@ -19,7 +19,7 @@ from connector.pipeline.records import Parsed, parse_records
 from connector.pipeline.report import CycleReport
 from connector.pipeline.retries import release_retried_holds
 from connector.pipeline.work import process_work
-from connector.sources.base import RecordUpdate, Status
+from connector.sources.base import PendingRecord, RecordUpdate, Status
 from connector.store.models import NewWork, WorkItem
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def run_cycle(
             records = services.get_source(source_name).fetch_pending(claim=True)
         except ConnectorError as exc:
             return _fail_cycle(services, report, exc)
-        parsed, invalid = parse_records(records, services.settings.pipeline.mode)
+        parsed, invalid = _identify(services, source_name, records)
         # The records are claimed at the source now; storing them at once keeps the window in
         # which a crash leaves a claim without its work item as short as possible.
         work = _save_work(services, source_name, parsed, invalid, report)
@@ -102,11 +102,22 @@ def _plan_cycle(services: PipelineServices, source_name: str, report: CycleRepor
     except ConnectorError as exc:
         return _fail_cycle(services, report, exc)
     store.record_source_success(source_name)
-    parsed, invalid = parse_records(records, services.settings.pipeline.mode)
+    parsed, invalid = _identify(services, source_name, records)
     report.records, report.invalid = len(records), len(invalid)
     build_plan(services, source_name, parsed, invalid, report)
     store.finish_run(report.run_id, status="finished", stats=report.as_dict())
     return report
+
+
+def _identify(
+    services: PipelineServices, source_name: str, records: Sequence[PendingRecord]
+) -> tuple[list[Parsed], list[RecordUpdate]]:
+    """The records' ledger keys (in the source's tiers) or e-mails, and the invalid ones."""
+    return parse_records(
+        records,
+        lambda platform: services.get_mode(source_name, platform),
+        services.settings.get_source(source_name).identify_by,
+    )
 
 
 def _fail_cycle(
@@ -149,6 +160,8 @@ def _save_work(
             location=p.record.location,
             run_id=report.run_id,
             current=dict(p.record.current),
+            email=p.email,
+            fill_handle=p.fill_handle,
         )
         for p in parsed
     ]

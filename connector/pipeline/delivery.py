@@ -14,7 +14,7 @@ from connector.mapping import apply_mapping
 from connector.pipeline.context import PipelineServices
 from connector.pipeline.report import CycleReport
 from connector.sources.base import RecordUpdate, Status
-from connector.store.models import LedgerEntry, LedgerKey, WorkItem
+from connector.store.models import EmailLookup, LedgerEntry, LedgerKey, WorkItem
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,45 @@ def get_fresh(
         found_max_age=timedelta(days=pipeline.refresh_after_days),
         not_found_max_age=timedelta(days=pipeline.not_found_refresh_days),
     )
+
+
+def get_fresh_emails(services: PipelineServices, emails: Iterable[str]) -> dict[str, EmailLookup]:
+    """E-mail lookups of ``emails`` within the same freshness windows as creators."""
+    pipeline = services.settings.pipeline
+    return services.store.lookup_fresh_emails(
+        list(emails),
+        found_max_age=timedelta(days=pipeline.refresh_after_days),
+        not_found_max_age=timedelta(days=pipeline.not_found_refresh_days),
+    )
+
+
+def get_answers(
+    services: PipelineServices, items: Sequence[WorkItem]
+) -> dict[LedgerKey, LedgerEntry]:
+    """Fresh ledger entries that may serve ``items``, by the key the items wait on.
+
+    A key's own entry serves it; a Raw or Profile request may also be served by a fresh Full
+    entry of the same creator, when every item waiting on the key comes from a source whose
+    mapping reads nothing that tier documents and Full does not (``TierAdvice.serves``).
+    Never the reverse: a cheaper answer never serves a Full request.
+    """
+    keys = {w.key for w in items}
+    fresh = get_fresh(services, keys)
+    upgradable = {k for k in keys - set(fresh) if k.mode != "full"}
+    if not upgradable:
+        return fresh
+    full = get_fresh(services, {k._replace(mode="full") for k in upgradable})
+    by_key: dict[LedgerKey, set[str]] = defaultdict(set)
+    for item in items:
+        by_key[item.key].add(item.source)
+    for key in upgradable:
+        entry = full.get(key._replace(mode="full"))
+        if entry is not None and all(
+            services.get_tier_advice(source).serves(key.mode, key.platform)
+            for source in by_key[key]
+        ):
+            fresh[key] = entry
+    return fresh
 
 
 def deliver_key(
@@ -101,6 +140,7 @@ def _build_update(
             error="",
             enriched_at=now,
             handle_text=item.handle_value,
+            email_text=item.email,
         ), {}
     result = apply_mapping(
         mapping,
@@ -118,6 +158,11 @@ def _build_update(
         error="; ".join(result.errors),
         enriched_at=now,
         handle_text=item.handle_value,
+        # Found by e-mail for a record without a handle: the source fills its empty handle
+        # (and platform) so that later runs need no lookup.
+        found_handle=item.handle_value if item.fill_handle else None,
+        found_platform=item.key.platform if item.fill_handle else None,
+        email_text=item.email,
     )
     return update, dict(result.hashes)
 
@@ -133,6 +178,9 @@ def build_payload(
         "error": update.error,
         "enriched_at": update.enriched_at.isoformat() if update.enriched_at else None,
         "handle_text": update.handle_text,
+        "found_handle": update.found_handle,
+        "found_platform": update.found_platform,
+        "email_text": update.email_text,
         "identity": identity,
         "hashes": hashes or {},
     }
@@ -148,6 +196,9 @@ def parse_payload(payload: dict[str, Any]) -> RecordUpdate:
         error=payload.get("error") or "",
         enriched_at=datetime.fromisoformat(stamp) if stamp else None,
         handle_text=payload.get("handle_text"),
+        found_handle=payload.get("found_handle"),
+        found_platform=payload.get("found_platform"),
+        email_text=payload.get("email_text"),
     )
 
 
@@ -176,7 +227,11 @@ def write_status(
     by_source: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
     for item in items:
         update = RecordUpdate(
-            key=item.record_key, status=status, error=error, handle_text=item.handle_value
+            key=item.record_key,
+            status=status,
+            error=error,
+            handle_text=item.handle_value,
+            email_text=item.email,
         )
         by_source[item.source].append((item.record_key, build_payload(update, item.identity)))
     for source_name, writes in by_source.items():

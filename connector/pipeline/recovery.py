@@ -7,10 +7,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from connector.pipeline.context import PipelineServices
-from connector.pipeline.delivery import get_lease, write_status
+from connector.pipeline.delivery import deliver_ready, get_lease, write_status
 from connector.pipeline.holds import (
     INTERRUPTED,
     INTERRUPTED_HOLDER,
+    INTERRUPTED_LOOKUP,
     UNCONFIRMED_HOLD,
     is_unconfirmed_hold,
 )
@@ -18,7 +19,7 @@ from connector.pipeline.report import CycleReport
 from connector.pipeline.work import process_work
 from connector.sources.base import Status
 from connector.store import Store
-from connector.store.models import Batch, LedgerKey, WorkItem
+from connector.store.models import Batch, LedgerKey, WorkItem, is_email_key
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +76,10 @@ def settle_interrupted_calls(services: PipelineServices, report: CycleReport) ->
     if not keys:
         return 0
     items = store.fetch_work_for_keys(keys, states=("waiting",))
-    store.set_work_state([w.id for w in items], "failed", error=INTERRUPTED)
-    write_status(services, items, Status.ERROR, INTERRUPTED)
+    for message in (INTERRUPTED, INTERRUPTED_LOOKUP):
+        chosen = [w for w in items if is_email_key(w.key) == (message is INTERRUPTED_LOOKUP)]
+        store.set_work_state([w.id for w in chosen], "failed", error=message)
+        write_status(services, chosen, Status.ERROR, message)
     store.hold_interrupted(keys, INTERRUPTED_HOLDER, UNCONFIRMED_HOLD)
     report.errors += len(items)
     log.warning(
@@ -84,6 +87,38 @@ def settle_interrupted_calls(services: PipelineServices, report: CycleReport) ->
         extra={"creators": len(keys), "records": len(items)},
     )
     return len(keys)
+
+
+def serve_ready(services: PipelineServices, report: CycleReport | None = None) -> CycleReport:
+    """Serve waiting work whose answer has landed since it was parked.
+
+    Creators answered meanwhile (a finished batch, another worker) are served from the ledger;
+    records whose e-mail was answered (a collected e-mail batch) go on to their creators, in
+    the run they came with: ledger, pre-flight for the follow-up, single calls or a batch.
+    """
+    store = services.store
+    report = deliver_ready(services, report=report)
+    ready = store.fetch_ready_email_work(limit=5000)
+    won = store.claim_work([w.id for w in ready], services.worker_id, get_lease(services))
+    if won:
+        _process_by_run(services, store.fetch_work_by_ids(won), report)
+    return report
+
+
+def _process_by_run(
+    services: PipelineServices, items: Iterable[WorkItem], report: CycleReport
+) -> None:
+    """``process_work`` per run, so what is paid now is credited to the run it came with."""
+    store = services.store
+    by_run: dict[str | None, list[WorkItem]] = defaultdict(list)
+    for item in items:
+        by_run[item.run_id].append(item)
+    for run_id, run_items in by_run.items():
+        part = CycleReport(source=report.source, run_id=run_id)
+        process_work(services, run_items, part)
+        if run_id is not None:
+            store.add_run_credits(run_id, spent=part.credits_spent, saved=part.credits_saved)
+        report.merge(part)
 
 
 def resume_stalled(
@@ -116,16 +151,7 @@ def resume_stalled(
     if won:
         log.info("resuming stalled work", extra={"records": len(won)})
         report.records += len(won)
-        # Per run, so what is paid now is credited to the run the records came with.
-        by_run: dict[str | None, list[WorkItem]] = defaultdict(list)
-        for item in store.fetch_work_by_ids(won):
-            by_run[item.run_id].append(item)
-        for run_id, items in by_run.items():
-            part = CycleReport(source=report.source, run_id=run_id)
-            process_work(services, items, part)
-            if run_id is not None:
-                store.add_run_credits(run_id, spent=part.credits_spent, saved=part.credits_saved)
-            report.merge(part)
+        _process_by_run(services, store.fetch_work_by_ids(won), report)
     return report
 
 

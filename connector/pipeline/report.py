@@ -26,11 +26,20 @@ class CycleReport:
     credits_spent: float = 0.0
     credits_saved: float = 0.0
     quote: float = 0.0
+    # The part of ``quote`` for e-mail lookups, and for the enrichment they may lead to (an
+    # upper bound: a lookup may miss, or find a creator the ledger already holds).
+    quote_lookups: float = 0.0
+    quote_followup: float = 0.0
+    # E-mails sent to Enrich by E-mail (single calls and basic batch rows), and their answers.
+    email_lookups: int = 0
+    email_matched: int = 0
+    email_not_found: int = 0
     # Records claimed again while their earlier item still waits or is held (not re-quoted).
     reclaimed: int = 0
     # Creators of an unconfirmed batch upload enriched again because a human typed retry.
     retried: int = 0
-    routes: dict[str, int] = field(default_factory=lambda: {"single": 0, "batch": 0})
+    # Unique creators (or e-mails, ``email``) per route: single calls, batches, e-mail lookups.
+    routes: dict[str, int] = field(default_factory=lambda: {"single": 0, "batch": 0, "email": 0})
     error: str | None = None
     plan: list[dict[str, Any]] = field(default_factory=list)
 

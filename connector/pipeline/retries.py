@@ -10,15 +10,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from connector.errors import InvalidHandleError
 from connector.pipeline.context import PipelineServices
+from connector.pipeline.delivery import get_fresh_emails
+from connector.pipeline.emails import get_creator_key
 from connector.pipeline.holds import (
     BATCH_HOLDER,
     HELD,
     INTERRUPTED,
     INTERRUPTED_HOLDER,
+    INTERRUPTED_LOOKUP,
     is_unconfirmed_hold,
 )
-from connector.store.models import LedgerKey, NewWork, WorkItem
+from connector.store.models import LedgerKey, NewWork, WorkItem, is_email_key
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +37,7 @@ def release_retried_holds(
     records of a held creator (a new row, a cleared status) keep waiting for the hold.
     """
     store = services.store
-    wanted = {(r.identity, LedgerKey(*r.key)) for r in records if r.source == source}
+    wanted = _held_keys(services, source, records)
     holders = {
         key: owner
         for key, owner in store.get_reservations({key for _, key in wanted}).items()
@@ -72,5 +76,29 @@ def _caused_by(item: WorkItem, holder: str) -> bool:
     if item.error == HELD:
         return True
     if holder == INTERRUPTED_HOLDER:
-        return item.error == INTERRUPTED
+        return item.error in (INTERRUPTED, INTERRUPTED_LOOKUP)
     return f"{BATCH_HOLDER}{item.batch_ref}" == holder
+
+
+def _held_keys(
+    services: PipelineServices, source: str, records: Sequence[NewWork]
+) -> set[tuple[str, LedgerKey]]:
+    """(identity, key) pairs a retried record may have failed on: its own key, and for one
+    identified by e-mail the creator its lookup named (its failed item was moved onto that
+    creator before the upload failed or the call was interrupted)."""
+    mine = [r for r in records if r.source == source]
+    lookups = get_fresh_emails(
+        services, {r.key[1] for r in mine if is_email_key(LedgerKey(*r.key))}
+    )
+    keys: set[tuple[str, LedgerKey]] = set()
+    for record in mine:
+        own = LedgerKey(*record.key)
+        keys.add((record.identity, own))
+        lookup = lookups.get(own.handle_key) if is_email_key(own) else None
+        try:
+            creator = get_creator_key(services, source, lookup) if lookup else None
+        except InvalidHandleError:
+            creator = None
+        if creator is not None:
+            keys.add((record.identity, creator))
+    return keys

@@ -1,4 +1,4 @@
-"""The single route: one paid Full call per creator, each answer in the ledger before use."""
+"""The single route: one paid call per creator (or e-mail), each answer stored before use."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from connector.enrich.concurrent import enrich_many
-from connector.enrich.models import CallCancelledError
+from connector.enrich.models import CallCancelledError, EmailMatch
 from connector.errors import (
     ConnectorError,
     FatalError,
@@ -21,7 +21,7 @@ from connector.pipeline.delivery import deliver_key, hand_back, write_status
 from connector.pipeline.report import CycleReport
 from connector.retry import RetryPolicy, call_with_retries
 from connector.sources.base import Status
-from connector.store.models import LedgerKey
+from connector.store.models import LedgerKey, is_email_key
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,9 @@ class _LedgerFirst:
 
     A paid answer is committed by the thread that received it: waiting for the consumer loop
     (busy mapping and queueing earlier results) would widen the window in which a crash loses
-    an answer that was already billed.
+    an answer that was already billed. ``enrich_many`` calls ``enrich_full``; each key's own
+    call is sent: its tier (``full``, ``raw``, ``profile``) or, for an e-mail key, Enrich by
+    E-mail, whose answers go to the e-mail ledger.
     """
 
     def __init__(
@@ -70,19 +72,29 @@ class _LedgerFirst:
 
     def enrich_full(self, handle: str, platform: str, **options: Any) -> Any:
         key = self._keys[(handle, platform)]
+
+        def on_send() -> None:
+            self._store.mark_calls_started([key], self._owner)
+
+        cancel = options.get("cancel")
         try:
-            result = self._client.enrich_full(
-                handle,
-                platform,
-                on_send=lambda: self._store.mark_calls_started([key], self._owner),
-                **options,
-            )
+            if is_email_key(key):
+                result: Any = self._client.enrich_email(handle, cancel=cancel, on_send=on_send)
+            elif key.mode == "raw":
+                result = self._client.enrich_raw(handle, platform, cancel=cancel, on_send=on_send)
+            elif key.mode == "profile":
+                result = self._client.enrich_profile(
+                    handle, platform, cancel=cancel, on_send=on_send
+                )
+            else:
+                result = self._client.enrich_full(handle, platform, on_send=on_send, **options)
         except ProfileNotFoundError:
             # A miss is free: if it cannot be saved the store's error is retried later at no cost.
             self._save(key, "not_found", None, 0.0)
             raise
+        profile = result.result if isinstance(result, EmailMatch) else result.profile
         try:
-            self._save(key, "found", result.profile, result.credits_cost)
+            self._save(key, "found", result, result.credits_cost)
         except ConnectorError as exc:
             log.critical(
                 "paid answer not saved: the credit is spent and the profile is only in this log",
@@ -91,7 +103,7 @@ class _LedgerFirst:
                     "handle": key.handle_key,
                     "credits": result.credits_cost,
                     "error": str(exc),
-                    "profile": json.dumps(result.profile, default=str),
+                    "profile": json.dumps(profile, default=str),
                 },
             )
             raise UnsavedResultError(
@@ -102,11 +114,30 @@ class _LedgerFirst:
             ) from exc
         return result
 
-    def _save(self, key: LedgerKey, outcome: str, profile: Any, cost: float) -> None:
+    def _save(self, key: LedgerKey, outcome: str, answer: Any, cost: float) -> None:
         call_with_retries(
-            lambda: self._store.save_result(key, outcome, profile, cost),
+            lambda: self._write(key, outcome, answer, cost),
             policy=self._policy,
             what=f"ledger save of {key.platform}:{key.handle_key}",
+        )
+
+    def _write(self, key: LedgerKey, outcome: str, answer: Any, cost: float) -> None:
+        if not is_email_key(key):
+            self._store.save_result(key, outcome, answer.profile if answer else None, cost)
+            return
+        match = answer if isinstance(answer, EmailMatch) else None
+        # ``username`` keeps what names the creator: the username, else the profile URL.
+        self._store.save_email_results(
+            [
+                (
+                    key.handle_key,
+                    outcome,
+                    match.platform if match else None,
+                    match.username or match.url if match else None,
+                    match.result if match else None,
+                    cost,
+                )
+            ]
         )
 
 
@@ -121,7 +152,8 @@ def enrich_singles(
     ``owner`` holds the reservations of ``items``; they end with the saved answer, or are
     released when no answer came (an unsaved paid answer keeps its reservation). A
     ``FatalError`` is raised after every answered call was handled; the caller holds or fails
-    the work no answer reached.
+    the work no answer reached. E-mail keys are looked up and their answers stored; the caller
+    moves their records on to the creators found (``pipeline/emails.py``).
     """
     store = services.store
     by_item = {(value, key.platform): key for key, value in items}
@@ -149,14 +181,20 @@ def enrich_singles(
             fatal = fatal or outcome
             store.release([key], owner)
         elif isinstance(outcome, ProfileNotFoundError):
-            report.not_found += 1
-            deliver_key(services, key, report, paid=True)
+            if is_email_key(key):
+                report.email_not_found += 1
+            else:
+                report.not_found += 1
+                deliver_key(services, key, report, paid=True)
         elif isinstance(outcome, ConnectorError):
             _record_failure(services, key, outcome, report, owner)
         else:
             report.credits_spent += outcome.credits_cost
-            report.enriched += 1
-            deliver_key(services, key, report, paid=True)
+            if is_email_key(key):
+                report.email_matched += 1
+            else:
+                report.enriched += 1
+                deliver_key(services, key, report, paid=True)
     leftover = [k for k, _ in items if k not in done]
     if leftover:
         store.release(leftover, owner)

@@ -2,31 +2,30 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 
-from connector.enrich.models import get_price
-from connector.errors import FatalError, OutOfCreditsError
+from connector.enrich.models import BATCH_TIERS, get_price
+from connector.errors import FatalError
 from connector.pipeline.batches import submit_batches
 from connector.pipeline.context import PipelineServices
 from connector.pipeline.delivery import (
     deliver,
+    get_answers,
     get_fresh,
     get_lease,
     hand_back,
     mark_records,
-    write_status,
 )
-from connector.pipeline.holds import HELD, UNCONFIRMED_HOLD, is_unconfirmed_hold
+from connector.pipeline.emails import look_up_emails, quote_lookups, resolve_from_ledger
+from connector.pipeline.holds import fail_held_records
 from connector.pipeline.lease import LeaseKeeper
 from connector.pipeline.report import CycleReport
-from connector.pipeline.singles import UnsavedResultError, enrich_singles
+from connector.pipeline.singles import enrich_singles
+from connector.pipeline.stops import stop_work
 from connector.sources.base import Status
-from connector.store.models import LedgerKey, WorkItem
-
-log = logging.getLogger(__name__)
+from connector.store.models import LedgerKey, WorkItem, is_email_key
 
 
 def build_owner(services: PipelineServices) -> str:
@@ -39,63 +38,126 @@ def build_owner(services: PipelineServices) -> str:
 
 
 def process_work(services: PipelineServices, work: Sequence[WorkItem], report: CycleReport) -> None:
-    """Serve work from the ledger, hold or reserve the rest, and route it to the API."""
+    """Serve work from the ledger, hold or reserve the rest, and route it to the API.
+
+    Records identified by e-mail first get their creator: from the e-mail ledger, else by a
+    lookup (single calls, which move them on in this same call, or a batch, whose records move
+    on when it is collected). The pre-flight quote covers the lookups and, as an upper bound,
+    the enrichment they may lead to.
+    """
     if not work:
         return
-    store, settings = services.store, services.settings
-    keys = {w.key for w in work}
-    report.duplicates += len(work) - len(keys)
-    fresh = get_fresh(services, keys)
+    report.duplicates += len(work) - len({w.key for w in work})
+    work = resolve_from_ledger(services, work, report)
+    lookups = [w for w in work if is_email_key(w.key)]
+    pending = _serve_fresh(services, [w for w in work if not is_email_key(w.key)], report)
+    if not pending and not lookups:
+        return
+    if services.stopping.is_set():
+        hand_back(services, [*pending, *lookups])
+        return
+    if _hold_if_needed(services, pending, lookups, report):
+        return
+    owner = build_owner(services)
+    if lookups:
+        try:
+            found = look_up_emails(services, lookups, report, owner, unsent=pending)
+        finally:
+            services.store.release_work([w.id for w in lookups], owner)
+        if found is None:
+            return
+        pending += _serve_fresh(services, found, report)
+    if pending:
+        enrich_creators(services, pending, report, owner)
+
+
+def _serve_fresh(
+    services: PipelineServices, work: Sequence[WorkItem], report: CycleReport
+) -> list[WorkItem]:
+    """Serve what the ledger answers (at 0 credits); return the items that must be paid for."""
+    if not work:
+        return []
+    fresh = get_answers(services, work)
     served = [w for w in work if w.key in fresh]
     if served:
         report.cached += len({w.key for w in served})
         deliver(services, served, fresh, report, paid=set())
-    misses = sorted(keys - set(fresh))
-    if not misses:
-        return
-    pending = [w for w in work if w.key not in fresh]
-    if services.stopping.is_set():
-        hand_back(services, pending)
-        return
-    report.quote += len(misses) * get_price(settings.pipeline.mode)
-    hold = services.check_spend(report.quote, run_id=report.run_id)
-    if hold is not None:
-        store.set_work_state([w.id for w in pending], "held", error=hold.reason)
-        report.held += len(pending)
-        mark_records(services, pending, hold.status)
-        services.notify(
-            "work_held",
-            source=report.source,
-            reason=hold.reason,
-            quote=report.quote,
-            run_id=report.run_id,
+    return [w for w in work if w.key not in fresh]
+
+
+def _hold_if_needed(
+    services: PipelineServices,
+    pending: Sequence[WorkItem],
+    lookups: Sequence[WorkItem],
+    report: CycleReport,
+) -> bool:
+    """Quote the creators to pay for and the e-mails to look up; hold everything if refused."""
+    creators = sum(get_price(k.mode) for k in {w.key for w in pending})
+    lookup_cost, followup = quote_lookups(services, lookups)
+    report.quote += creators + lookup_cost + followup
+    report.quote_lookups += lookup_cost
+    report.quote_followup += followup
+    detail = None
+    if lookups:
+        emails = len({w.key for w in lookups})
+        detail = (
+            f"{lookup_cost:g} for {emails} e-mail lookup(s), up to {followup:g} to enrich the "
+            f"creators they find, {creators:g} for creators already known"
         )
-        return
-    owner = build_owner(services)
+    hold = services.check_spend(report.quote, run_id=report.run_id, detail=detail)
+    if hold is None:
+        return False
+    held = [*pending, *lookups]
+    services.store.set_work_state([w.id for w in held], "held", error=hold.reason)
+    report.held += len(held)
+    mark_records(services, held, hold.status)
+    services.notify(
+        "work_held",
+        source=report.source,
+        reason=hold.reason,
+        quote=report.quote,
+        run_id=report.run_id,
+    )
+    return True
+
+
+def enrich_creators(
+    services: PipelineServices, pending: Sequence[WorkItem], report: CycleReport, owner: str
+) -> None:
+    """Reserve the creators ``pending`` waits for and send them by tier and platform.
+
+    Per (platform, tier): at least ``batch_threshold`` unique creators go to a batch (Raw and
+    Full; the batch API has no Profile mode, so Profile creators always go one by one), fewer
+    to concurrent single calls.
+    """
+    store, settings = services.store, services.settings
+    misses = sorted({w.key for w in pending})
     owned = store.reserve(misses, owner=owner, lease=get_lease(services))
-    held = _fail_held(services, [w for w in pending if w.key not in owned], report)
+    held = fail_held_records(services, [w for w in pending if w.key not in owned], report)
     report.waiting += sum(1 for w in pending if w.key not in owned and w.key not in held)
     if not owned:
         return
     values = {w.key: w.handle_value for w in pending}
-    by_platform: dict[str, list[LedgerKey]] = defaultdict(list)
+    groups: dict[tuple[str, str], list[LedgerKey]] = defaultdict(list)
     for key in sorted(owned):
-        by_platform[key.platform].append(key)
+        groups[(key.platform, key.mode)].append(key)
     stopped: FatalError | None = None
     # A short lease lets others take over quickly after a crash; the keeper stretches it for
     # as long as this worker is alive and still working on the keys.
     with LeaseKeeper(store, owned, owner, get_lease(services)):
         mark_records(services, [w for w in pending if w.key in owned], Status.ENRICHING)
-        for platform, platform_keys in by_platform.items():
+        for (platform, mode), keys in groups.items():
             if services.stopping.is_set():
                 break
-            items = [(k, values[k]) for k in platform_keys]
+            items = [(k, values[k]) for k in keys]
             try:
-                if len(platform_keys) >= settings.pipeline.batch_threshold:
-                    report.routes["batch"] += len(platform_keys)
-                    submit_batches(services, platform, items, run_id=report.run_id, owner=owner)
+                if len(keys) >= settings.pipeline.batch_threshold and mode in BATCH_TIERS:
+                    report.routes["batch"] += len(keys)
+                    submit_batches(
+                        services, platform, items, run_id=report.run_id, owner=owner, mode=mode
+                    )
                 else:
-                    report.routes["single"] += len(platform_keys)
+                    report.routes["single"] += len(keys)
                     enrich_singles(services, items, report, owner)
             except FatalError as exc:
                 stopped = exc
@@ -107,59 +169,3 @@ def process_work(services: PipelineServices, work: Sequence[WorkItem], report: C
         open_keys = owned - set(get_fresh(services, owned)) - store.fetch_batched_keys(owned)
         store.release(open_keys, owner)
         hand_back(services, store.fetch_work_for_keys(open_keys, states=("waiting",)))
-
-
-def stop_work(
-    services: PipelineServices,
-    error: FatalError,
-    owned: set[LedgerKey],
-    owner: str,
-    report: CycleReport,
-) -> None:
-    """After a ``FatalError``, settle every owned creator no answer or open batch covers.
-
-    Out of credits holds their records (``awaiting credits``, released by the credits job);
-    any other fatal error fails them. A paid answer that could not be saved keeps its
-    reservation, stretched for a day, so that no worker pays for that creator again meanwhile.
-    """
-    store = services.store
-    report.error = str(error)
-    log.error("work stopped", extra={"source": report.source, "error": str(error)})
-    services.notify(
-        "fatal_error", source=report.source, error=str(error), error_type=type(error).__name__
-    )
-    kept = set(error.keys) if isinstance(error, UnsavedResultError) else set()
-    open_keys = owned - kept - set(get_fresh(services, owned)) - store.fetch_batched_keys(owned)
-    store.release(open_keys, owner)
-    if kept:
-        store.extend(kept, owner, UNCONFIRMED_HOLD)
-    items = store.fetch_work_for_keys(open_keys | kept, states=("waiting",))
-    if isinstance(error, OutOfCreditsError):
-        store.set_work_state([w.id for w in items], "held", error=str(error))
-        report.held += len(items)
-        if report.run_id is not None:
-            store.hold_run(report.run_id, reason=str(error), quote=report.quote)
-        mark_records(services, items, Status.AWAITING_CREDITS)
-    else:
-        store.set_work_state([w.id for w in items], "failed", error=str(error))
-        write_status(services, items, Status.ERROR, str(error))
-
-
-def _fail_held(
-    services: PipelineServices, others: Sequence[WorkItem], report: CycleReport
-) -> set[LedgerKey]:
-    """Records of creators under an unconfirmed hold: a final error asking for a human retry.
-
-    Waiting would leave them pending for a day; paying would risk paying twice.
-    """
-    if not others:
-        return set()
-    store = services.store
-    owners = store.get_reservations({w.key for w in others})
-    held = {key for key, owner in owners.items() if is_unconfirmed_hold(owner)}
-    items = [w for w in others if w.key in held]
-    if items:
-        store.set_work_state([w.id for w in items], "failed", error=HELD)
-        write_status(services, items, Status.ERROR, HELD)
-        report.errors += len(items)
-    return held

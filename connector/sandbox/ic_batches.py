@@ -19,6 +19,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from connector.sandbox.ic_emails import build_email_result
 from connector.sandbox.ic_state import SandboxState
 from connector.sandbox.images import (
     ImageRef,
@@ -31,7 +32,8 @@ from connector.sandbox.profiles import get_charge_key
 
 BATCH_PLATFORMS = ("instagram", "youtube", "tiktok", "twitter", "twitch", "onlyfans")
 MODES = ("raw", "full", "basic", "advanced")
-PRICES = {"full": 1.0, "raw": 0.03}
+# Per row that yields data: a creator in a handle mode, a creator found in basic (e-mail) mode.
+PRICES = {"full": 1.0, "raw": 0.03, "basic": 0.05}
 MAX_BYTES = 10 * 1024 * 1024
 MAX_ROWS = 10_000
 DOWNLOAD_LIFETIME = 3600
@@ -109,7 +111,9 @@ class Batch:
             "image_lifetime": config["image_lifetime"],
             "not_found_rate": config["not_found_rate"],
         }
-        if self.mode == "raw":
+        if self.mode == "basic":
+            data = build_email_result(handle, **options)
+        elif self.mode == "raw":
             data = build_raw_profile(self.platform, handle, **options)
         else:
             data = build_profile(
@@ -129,7 +133,11 @@ class Batch:
             )
             return True
         price = PRICES[self.mode]
-        if not state.charge(price, get_charge_key(self.platform, handle), f"batch:{self.batch_id}"):
+        if self.mode == "basic":
+            key, kind = handle.lower(), "email"
+        else:
+            key, kind = get_charge_key(self.platform, handle), self.mode
+        if not state.charge(price, key, f"batch:{self.batch_id}", kind=kind):
             return False
         self.success += 1
         self.credits_used = round(self.credits_used + price, 6)
@@ -256,9 +264,9 @@ def create_blueprint(state: SandboxState) -> Blueprint:
             message = "This field is required." if not mode else f'"{mode}" is not a valid choice.'
             return _bad({"enrichment_mode": [message]})
         if mode not in PRICES:
-            return _bad(f"enrichment_mode {mode!r} (email lookups) is not emulated by the sandbox.")
+            return _bad(f"enrichment_mode {mode!r} is not emulated by the sandbox.")
         platform = (form.get("platform") or "").strip()
-        if platform not in BATCH_PLATFORMS:
+        if mode != "basic" and platform not in BATCH_PLATFORMS:
             message = "This field is required for full and raw modes."
             return _bad(
                 {"platform": [f'"{platform}" is not a valid choice.' if platform else message]}
@@ -281,8 +289,9 @@ def create_blueprint(state: SandboxState) -> Blueprint:
         if isinstance(parsed, str):
             return _bad(parsed)
         column, rows = parsed
-        if column != "handle":
-            return _bad(f"enrichment_mode {mode!r} needs a 'handle' column, not 'email'.")
+        wanted = "email" if mode == "basic" else "handle"
+        if column != wanted:
+            return _bad(f"enrichment_mode {mode!r} needs a {wanted!r} column, not {column!r}.")
         batch = Batch(
             batch_id=f"bch_{uuid.uuid4().hex}",
             created=time.time(),
@@ -301,10 +310,10 @@ def create_blueprint(state: SandboxState) -> Blueprint:
             "batch_id": batch.batch_id,
             "status": "queued",
             "created_at": format_time(batch.created),
-            "platform": platform,
+            "platform": platform or None,
             "metadata": metadata,
             "og_input_number": len(rows),
-            "type_report": "ENRICH_BY_HANDLE",
+            "type_report": "ENRICH_BY_EMAIL" if mode == "basic" else "ENRICH_BY_HANDLE",
             "enrichment_mode": mode,
             "message": f"Batch created with {len(rows)} rows and queued for processing.",
         }

@@ -162,6 +162,8 @@ class SandboxState:
         self.http_429 = 0
         self.disconnected = 0
         self.charges: Counter[str] = Counter()
+        self.email_charges: Counter[str] = Counter()
+        self.credits_by_kind: dict[str, float] = {}
         self.charge_log: list[dict[str, Any]] = []
         self.discovery_charges: Counter[str] = Counter()
         self.discovery_credits = 0.0
@@ -271,25 +273,37 @@ class SandboxState:
         with self.lock:
             return self.balance + 1e-9 >= amount
 
-    def charge(self, amount: float, key: str | None = None, via: str = "") -> bool:
+    def charge(
+        self, amount: float, key: str | None = None, via: str = "", kind: str = "full"
+    ) -> bool:
         """Deduct ``amount`` (False when the balance cannot pay) and count it against ``key``.
 
-        ``via`` says what paid (``full``, ``raw``, ``batch:<id>``) for the charge log.
+        ``via`` says what paid (``full``, ``raw``, ``batch:<id>``) for the charge log; ``kind``
+        is what was bought (``full``, ``raw``, ``profile``, ``email``, ``discovery``): every
+        credit billed is counted under one kind in ``credits_by_kind``. Per-creator counters:
+        ``charges`` (``platform:handle`` for Full, ``<tier>|platform:handle`` for cheaper
+        tiers) and ``email_charges`` (per address).
         """
         with self.lock:
             if self.balance + 1e-9 < amount:
                 return False
             self.balance = round(self.balance - amount, 6)
             self.credits_used = round(self.credits_used + amount, 6)
+            self.credits_by_kind[kind] = round(self.credits_by_kind.get(kind, 0.0) + amount, 6)
             if key is not None:
-                self.charges[key] += 1
-                self.charge_log.append({"t": time.time(), "key": key, "via": via})
+                if kind == "email":
+                    self.email_charges[key] += 1
+                else:
+                    self.charges[key if kind == "full" else f"{kind}|{key}"] += 1
+                self.charge_log.append(
+                    {"t": time.time(), "key": key, "via": via, "kind": kind, "credits": amount}
+                )
             return True
 
     def charge_discovery(self, amount: float, keys: list[str]) -> bool:
         """Deduct a discovery page's price and count each returned creator."""
         with self.lock:
-            if not self.charge(amount):
+            if not self.charge(amount, kind="discovery"):
                 return False
             self.discovery_credits = round(self.discovery_credits + amount, 6)
             self.discovery_charges.update(keys)
@@ -327,6 +341,8 @@ class SandboxState:
                 "balance": self.balance,
                 "credits_used": self.credits_used,
                 "charges": dict(self.charges),
+                "email_charges": dict(self.email_charges),
+                "credits_by_kind": dict(self.credits_by_kind),
                 "discovery_charges": dict(self.discovery_charges),
                 "discovery_credits": self.discovery_credits,
                 "image_requests": self.image_requests,

@@ -16,10 +16,10 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 
-from connector.sandbox import ic_batches, ic_discovery
+from connector.sandbox import ic_batches, ic_discovery, ic_emails
 from connector.sandbox.ic_state import SandboxState, get_insufficient_body
 from connector.sandbox.images import ImageTokenError, create_images_blueprint, parse_image_token
-from connector.sandbox.payloads import build_profile, build_raw_profile
+from connector.sandbox.payloads import build_profile, build_profile_tier, build_raw_profile
 from connector.sandbox.profiles import (
     ENRICH_PLATFORMS,
     get_charge_key,
@@ -27,7 +27,8 @@ from connector.sandbox.profiles import (
 )
 from connector.sandbox.server import ServedSandbox
 
-PRICES = {"full": 1.0, "raw": 0.03}
+# What each enrichment tier bills per creator found (reference §3); misses are free.
+PRICES = {"full": 1.0, "raw": 0.03, "profile": 0.2}
 MAX_HANDLE = 200
 _MISS = {"error": "creator_not_found", "detail": "No data found for the provided input."}
 _GATEWAY_TITLES = {
@@ -106,12 +107,12 @@ def check_enrich_body(body: Any, mode: str) -> dict[str, Any]:
         errors["platform"] = ["This field is required."]
     elif platform not in ENRICH_PLATFORMS:
         errors["platform"] = [f'"{platform}" is not a valid choice.']
-    if mode == "full":
+    if mode in ("full", "profile"):
         email_required = body.get("email_required", "preferred")
         if email_required not in ("must_have", "preferred"):
             errors["email_required"] = [f'"{email_required}" is not a valid choice.']
         for flag in ("include_lookalikes", "include_audience_data"):
-            if flag in body and _parse_flag(body[flag]) is None:
+            if mode == "full" and flag in body and _parse_flag(body[flag]) is None:
                 errors[flag] = ["Must be a valid boolean."]
     return errors
 
@@ -123,6 +124,7 @@ def create_app(state: SandboxState) -> Flask:
     app.register_blueprint(create_images_blueprint(state.image_secret))
     app.register_blueprint(ic_batches.create_blueprint(state))
     app.register_blueprint(ic_discovery.create_blueprint(state))
+    app.register_blueprint(ic_emails.create_blueprint(state))
 
     @app.before_request
     def gate() -> Response | None:
@@ -205,7 +207,7 @@ def create_app(state: SandboxState) -> Flask:
         if mode == "full" and state.take_cold(platform, parse_identity(handle)):
             time.sleep(config["cold_delay"])
             found = build_profile(platform, handle, **options) is not None
-            if config["bill_cold_504"] and found and state.charge(price, key, mode):
+            if config["bill_cold_504"] and found and state.charge(price, key, mode, kind=mode):
                 g.credits = price
             return _gateway_page(504)
         # The real order is unknown (reference §10.3): checking the balance before the lookup
@@ -214,6 +216,14 @@ def create_app(state: SandboxState) -> Flask:
             return insufficient()
         if mode == "raw":
             result = build_raw_profile(platform, handle, **options)
+        elif mode == "profile":
+            result = build_profile_tier(
+                platform,
+                handle,
+                email_required=str(body.get("email_required") or "preferred"),
+                no_email_rate=config["no_email_rate"],
+                **options,
+            )
         else:
             result = build_profile(
                 platform,
@@ -233,7 +243,7 @@ def create_app(state: SandboxState) -> Flask:
             with state.lock:
                 state.disconnected += 1
             return jsonify({"detail": "client closed request"}), 499
-        if not state.charge(price, key, mode):
+        if not state.charge(price, key, mode, kind=mode):
             return insufficient()
         g.credits = price
         return jsonify({"result": result, "credits_cost": price, "trial_searches_left": 0})
@@ -245,6 +255,10 @@ def create_app(state: SandboxState) -> Flask:
     @app.post("/public/v1/creators/enrich/handle/raw/")
     def enrich_raw() -> Any:
         return enrich("raw")
+
+    @app.post("/public/v1/creators/enrich/handle/profile/")
+    def enrich_profile() -> Any:
+        return enrich("profile")
 
     def balance_body() -> dict[str, float]:
         ic_batches.advance_all(state)
@@ -361,7 +375,12 @@ class InfluencersClubSandbox(ServedSandbox):
         self.state.set_balance(credits)
 
     def stats(self) -> dict[str, Any]:
-        """Request, billing and 429 counters; ``charges`` counts paid calls per creator."""
+        """Request, billing and 429 counters; ``charges`` counts paid calls per creator.
+
+        ``credits_charged`` is the sandbox's own total of everything it billed, and
+        ``credits_by_kind`` splits it (``full``, ``raw``, ``profile``, ``email``,
+        ``discovery``); ``email_charges`` counts paid lookups per address.
+        """
         ic_batches.advance_all(self.state)
         return self.state.get_stats()
 
@@ -370,7 +389,7 @@ class InfluencersClubSandbox(ServedSandbox):
         return self.state.get_requests()
 
     def charge_log(self) -> list[dict[str, Any]]:
-        """Every per-creator charge: time, ``platform:handle`` and what paid (full, batch:…)."""
+        """Every per-creator (and per-e-mail) charge: time, key, what paid, kind and credits."""
         ic_batches.advance_all(self.state)
         with self.state.lock:
             return list(self.state.charge_log)

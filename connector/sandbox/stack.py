@@ -86,8 +86,13 @@ class SandboxStack:
         handle_property: str = "instagram_handle",
         platforms: list[str] | None = None,
         platform_property: str | None = None,
+        emails: list[str] | None = None,
     ) -> str:
-        """Create contacts carrying ``handles`` and a manual list holding them; returns its id."""
+        """Create contacts carrying ``handles`` and a manual list holding them; returns its id.
+
+        ``emails`` gives the contacts' e-mails (default ``creator<i>@example.com``); an empty
+        handle makes a contact with only an e-mail.
+        """
         if handle_property not in self.hubspot.properties():
             self.hubspot.create_property(handle_property, label="Creator handle")
         if platform_property and platform_property not in self.hubspot.properties():
@@ -95,7 +100,7 @@ class SandboxStack:
         contacts = []
         for i, handle in enumerate(handles):
             contact = {
-                "email": f"creator{i}@example.com",
+                "email": emails[i] if emails else f"creator{i}@example.com",
                 "firstname": f"Creator {i}",
                 handle_property: handle,
             }

@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
+from connector.errors import InvalidHandleError
+from connector.handles import format_profile_url, parse_platform
+
 
 class Status:
     """The status vocabulary written into a record's status cell/property."""
@@ -16,6 +19,8 @@ class Status:
     ENRICHED = "enriched"
     NOT_FOUND = "not found"
     INVALID = "invalid handle"
+    INVALID_EMAIL = "invalid e-mail"
+    NO_CREATOR = "no creator for this e-mail"
     AWAITING_CREDITS = "awaiting credits"
     AWAITING_APPROVAL = "awaiting approval"
     ERROR = "error"
@@ -27,6 +32,8 @@ class Status:
         ENRICHED,
         NOT_FOUND,
         INVALID,
+        INVALID_EMAIL,
+        NO_CREATOR,
         AWAITING_CREDITS,
         AWAITING_APPROVAL,
         ERROR,
@@ -44,6 +51,7 @@ class PendingRecord:
     the contact id) and keys the store's "last written" hashes for write policies.
     ``location`` is for humans and error messages (``Leads!B7``, ``contact 1234``).
     ``retry`` is True when the record's status said ``retry``: a human asked for another try.
+    ``email_text`` is the record's e-mail when the source identifies creators by e-mail too.
     """
 
     key: str
@@ -53,11 +61,17 @@ class PendingRecord:
     location: str
     current: Mapping[str, Any] = field(default_factory=dict)
     retry: bool = False
+    email_text: str | None = None
 
 
 @dataclass(frozen=True)
 class RecordUpdate:
-    """What to write back to one record: mapped values plus status, error and enriched-at."""
+    """What to write back to one record: mapped values plus status, error and enriched-at.
+
+    ``found_handle``/``found_platform``: the creator an e-mail lookup found for a record whose
+    handle was empty; the source writes them only into empty cells/properties (``fill_empty``),
+    so later runs skip the lookup. ``email_text`` is the record's normalised e-mail.
+    """
 
     key: str
     status: str
@@ -65,6 +79,42 @@ class RecordUpdate:
     error: str = ""
     enriched_at: datetime | None = None
     handle_text: str | None = None
+    found_handle: str | None = None
+    found_platform: str | None = None
+    email_text: str | None = None
+
+
+def choose_identity_values(
+    update: RecordUpdate,
+    *,
+    current_handle: str,
+    current_platform: str,
+    platform_field: bool,
+    platform: str | None,
+) -> tuple[str | None, str | None]:
+    """(handle, platform) to write into a record an e-mail lookup identified; None: leave.
+
+    Only empty fields are filled (``fill_empty``: never overwrite what a human typed), and only
+    in a form the next poll reads back as the same creator: the username plus the platform
+    when the record has a platform field; the username alone when the source's fixed platform
+    is the creator's; a profile URL when the source names no platform. When the record's
+    platform (or the source's) names another network, nothing is written: the next run finds
+    the creator again from the e-mail ledger, at no cost.
+    """
+    handle, found = update.found_handle, update.found_platform
+    if not handle or not found or current_handle.strip():
+        return None, None
+    if platform_field:
+        try:
+            typed = parse_platform(current_platform)
+        except InvalidHandleError:
+            return None, None
+        if typed is None:
+            return handle, found
+        return (handle, None) if typed == found else (None, None)
+    if platform is None:
+        return format_profile_url(found, handle), None
+    return (handle, None) if platform == found else (None, None)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from connector.errors import ConnectorError, TransientError
 from connector.retry import RetryPolicy, call_with_retries
 from connector.store.models import LedgerKey
+from connector.store.schema import runs
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
@@ -31,6 +32,16 @@ def chunked(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
     """Yield ``items`` in slices of at most ``size`` (keeps IN lists and parameters bounded)."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def credit_run(conn: sa.Connection, run_id: str | None, spent: float) -> None:
+    """Add ``spent`` to a run's ``credits_spent``, in the caller's transaction."""
+    if run_id is not None:
+        conn.execute(
+            sa.update(runs)
+            .where(runs.c.run_id == run_id)
+            .values(credits_spent=runs.c.credits_spent + spent)
+        )
 
 
 def sorted_keys(keys: Iterable[LedgerKey]) -> list[LedgerKey]:
@@ -75,6 +86,22 @@ class StoreBase:
         raise ConnectorError(
             f"unsupported database dialect {self.dialect!r}", hint="use SQLite or PostgreSQL"
         )
+
+    def upsert(
+        self,
+        conn: sa.Connection,
+        table: sa.Table,
+        rows: Sequence[dict[str, Any]],
+        *,
+        index: Sequence[str],
+        update: Sequence[str],
+    ) -> None:
+        """INSERT ``rows``; a row whose ``index`` columns exist replaces its ``update`` columns."""
+        stmt = self.insert(table).values(list(rows))
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(index), set_={c: stmt.excluded[c] for c in update}
+        )
+        conn.execute(stmt)
 
     def transaction(self, work: Callable[[sa.Connection], T]) -> T:
         """Run ``work`` in one transaction; retry deadlocks, translate driver errors."""

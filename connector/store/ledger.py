@@ -8,9 +8,17 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connector.store.base import StoreBase, chunked, sorted_keys
-from connector.store.models import BATCH_CLOSED_STATUSES, LedgerEntry, LedgerKey, Outcome
-from connector.store.schema import batch_items, batches, ledger, reservations, runs
+from connector.store.base import StoreBase, chunked, credit_run, sorted_keys
+from connector.store.emails import email_fresh_clause
+from connector.store.models import (
+    BATCH_CLOSED_STATUSES,
+    LedgerEntry,
+    LedgerKey,
+    Outcome,
+    get_email_key,
+    is_email_key,
+)
+from connector.store.schema import batch_items, batches, email_lookups, ledger, reservations
 
 _OUTCOMES = ("found", "not_found")
 
@@ -132,23 +140,15 @@ class LedgerMixin(StoreBase):
 
         def work(conn: sa.Connection) -> None:
             for chunk in chunked(ordered):
-                stmt = self.insert(ledger).values([rows[k] for k in chunk])
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=["platform", "handle_key", "mode"],
-                    set_={
-                        c: stmt.excluded[c]
-                        for c in ("outcome", "profile", "credits_cost", "fetched_at")
-                    },
+                self.upsert(
+                    conn,
+                    ledger,
+                    [rows[k] for k in chunk],
+                    index=["platform", "handle_key", "mode"],
+                    update=["outcome", "profile", "credits_cost", "fetched_at"],
                 )
-                conn.execute(stmt)
                 conn.execute(sa.delete(reservations).where(key_in(reservations, chunk)))
-            if run_id is not None:
-                spent = sum(r["credits_cost"] for r in rows.values())
-                conn.execute(
-                    sa.update(runs)
-                    .where(runs.c.run_id == run_id)
-                    .values(credits_spent=runs.c.credits_spent + spent)
-                )
+            credit_run(conn, run_id, sum(r["credits_cost"] for r in rows.values()))
 
         self.transaction(work)
 
@@ -171,6 +171,18 @@ class LedgerMixin(StoreBase):
             counts = {o: 0 for o in _OUTCOMES}
             counts.update({row[0]: int(row[1]) for row in conn.execute(query)})
             return counts
+
+        return self.transaction(work)
+
+    def summarise_ledger(self, mode: str) -> tuple[int, float]:
+        """(creators found, credits they cost) among the ledger entries of one tier."""
+        query = sa.select(
+            sa.func.count(), sa.func.coalesce(sa.func.sum(ledger.c.credits_cost), 0.0)
+        ).where(ledger.c.mode == mode, ledger.c.outcome == "found")
+
+        def work(conn: sa.Connection) -> tuple[int, float]:
+            count, credits = conn.execute(query).one()
+            return int(count), float(credits)
 
         return self.transaction(work)
 
@@ -272,9 +284,22 @@ class LedgerMixin(StoreBase):
                 batches.c.status.not_in(BATCH_CLOSED_STATUSES),
             )
         )
-        return {LedgerKey(*r) for r in conn.execute(fresh)} | {
+        blocked = {LedgerKey(*r) for r in conn.execute(fresh)} | {
             LedgerKey(*r) for r in conn.execute(in_batch)
         }
+        emails = [k.handle_key for k in keys if is_email_key(k)]
+        if emails:
+            # An e-mail key's answers live in the e-mail ledger, with the same windows.
+            answered = sa.select(email_lookups.c.email).where(
+                email_lookups.c.email.in_(emails),
+                email_fresh_clause(
+                    now,
+                    found_max_age if found_max_age is not None else self.found_max_age,
+                    not_found_max_age if not_found_max_age is not None else self.not_found_max_age,
+                ),
+            )
+            blocked |= {get_email_key(e) for e in conn.execute(answered).scalars()}
+        return blocked
 
     def release(self, keys: Iterable[LedgerKey], owner: str) -> int:
         """Give back ``owner``'s reservations on ``keys``; returns how many were released."""

@@ -15,6 +15,9 @@ AlertLevel = Literal["ok", "warn", "critical"]
 
 WORK_STATES: tuple[str, ...] = ("waiting", "held", "done", "failed")
 BATCH_CLOSED_STATUSES: tuple[str, ...] = ("failed", "collected", "cancelled")
+# The key space of e-mail lookups: ``LedgerKey(EMAIL, address, EMAIL)`` is reserved, batched and
+# waited on like a creator, while its answers live in their own table (``email_lookups``).
+EMAIL = "email"
 
 
 class LedgerKey(NamedTuple):
@@ -23,6 +26,29 @@ class LedgerKey(NamedTuple):
     platform: str
     handle_key: str
     mode: str = "full"
+
+
+def get_email_key(address: str) -> LedgerKey:
+    """The key an e-mail lookup is reserved, batched and waited on under."""
+    return LedgerKey(EMAIL, address, EMAIL)
+
+
+def is_email_key(key: LedgerKey) -> bool:
+    """Whether ``key`` stands for an e-mail lookup rather than a creator."""
+    return key.platform == EMAIL
+
+
+@dataclass(frozen=True)
+class EmailLookup:
+    """A stored Enrich by E-mail answer: the creator an address names, or ``not_found``."""
+
+    email: str
+    outcome: Outcome
+    platform: str | None
+    username: str | None
+    result: dict[str, Any] | None
+    credits_cost: float
+    fetched_at: datetime
 
 
 @dataclass(frozen=True)
@@ -50,6 +76,8 @@ class NewWork:
     run_id: str | None = None
     batch_ref: str | None = None
     current: dict[str, Any] = field(default_factory=dict)
+    email: str | None = None
+    fill_handle: bool = False
 
 
 @dataclass(frozen=True)
@@ -70,6 +98,8 @@ class WorkItem:
     created_at: datetime
     updated_at: datetime
     current: dict[str, Any] = field(default_factory=dict)
+    email: str | None = None
+    fill_handle: bool = False
 
 
 @dataclass(frozen=True)

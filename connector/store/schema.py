@@ -51,6 +51,21 @@ ledger = sa.Table(
     C("fetched_at", UTCDateTime, nullable=False),
 )
 
+# One answer of Enrich by E-mail per address: the creator it names (platform + username) or
+# not_found. Reservations of lookups live in ``reservations`` under the key (email, address,
+# email), so every in-flight and crash rule of creators applies to them unchanged.
+email_lookups = sa.Table(
+    "email_lookups",
+    metadata,
+    C("email", Str(320), primary_key=True),
+    C("outcome", Str(16), nullable=False),
+    C("platform", Str(32)),
+    C("username", Str(255)),
+    C("result", _json()),
+    C("credits_cost", sa.Float, nullable=False, default=0.0),
+    C("fetched_at", UTCDateTime, nullable=False),
+)
+
 reservations = sa.Table(
     "reservations",
     metadata,
@@ -75,6 +90,10 @@ work_items = sa.Table(
     C("mode", Str(32), nullable=False),
     C("handle_value", Str(255), nullable=False),
     C("location", sa.Text, nullable=False, default=""),
+    # The record's normalised e-mail when it is identified by e-mail; ``fill_handle`` says its
+    # handle was empty, so the handle and platform found are written back.
+    C("email", Str(320)),
+    C("fill_handle", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
     C("current", _json()),
     C("state", Str(16), nullable=False),
     C("run_id", Str(64)),

@@ -9,9 +9,18 @@ from typing import Any
 import sqlalchemy as sa
 
 from connector.store.base import chunked, sorted_keys
+from connector.store.emails import EmailMixin, email_fresh_clause
 from connector.store.ledger import LedgerMixin, key_in
-from connector.store.models import WORK_STATES, LedgerKey, NewWork, WorkItem, WorkState
-from connector.store.schema import ledger, record_claims, work_items
+from connector.store.models import (
+    EMAIL,
+    WORK_STATES,
+    LedgerKey,
+    NewWork,
+    WorkItem,
+    WorkState,
+    get_email_key,
+)
+from connector.store.schema import email_lookups, ledger, record_claims, work_items
 
 _CLAIMABLE = ("waiting", "held")
 
@@ -32,7 +41,18 @@ def _item(row: Any) -> WorkItem:
         created_at=row.created_at,
         updated_at=row.updated_at,
         current=row.current or {},
+        email=row.email,
+        fill_handle=bool(row.fill_handle),
     )
+
+
+def _match_key(key: LedgerKey, email: str | None) -> LedgerKey:
+    """What a re-claimed record's open item is found by: its e-mail when identified by one.
+
+    An item identified by e-mail is re-keyed to its creator once the lookup answered, while
+    the record, claimed again, still names only the e-mail.
+    """
+    return get_email_key(email) if email else LedgerKey(*key)
 
 
 def _check_state(state: str) -> None:
@@ -40,7 +60,7 @@ def _check_state(state: str) -> None:
         raise ValueError(f"work state must be one of {WORK_STATES}, not {state!r}")
 
 
-class WorkMixin(LedgerMixin):
+class WorkMixin(LedgerMixin, EmailMixin):
     """Work items and simple record claims for sources without their own claim mechanism."""
 
     def add_work(self, items: Iterable[NewWork]) -> list[WorkItem]:
@@ -61,6 +81,8 @@ class WorkMixin(LedgerMixin):
                 "handle_value": item.handle_value,
                 "location": item.location,
                 "current": dict(item.current),
+                "email": item.email,
+                "fill_handle": item.fill_handle,
                 "state": item.state,
                 "run_id": item.run_id,
                 "batch_ref": item.batch_ref,
@@ -84,6 +106,8 @@ class WorkMixin(LedgerMixin):
                     "handle_value",
                     "location",
                     "current",
+                    "email",
+                    "fill_handle",
                     "state",
                     "run_id",
                     "batch_ref",
@@ -122,11 +146,14 @@ class WorkMixin(LedgerMixin):
                     query = sa.select(work_items).order_by(c.id).where(c.source == source)
                     query = query.where(c.identity.in_(chunk), c.state.in_(_CLAIMABLE))
                     for item in map(_item, conn.execute(query)):
-                        found.setdefault((source, item.identity, item.key), []).append(item)
+                        wanted = _match_key(item.key, item.email)
+                        found.setdefault((source, item.identity, wanted), []).append(item)
             moved: list[tuple[str, WorkItem]] = []
             rest: list[NewWork] = []
             for new in items:
-                candidates = found.get((new.source, new.identity, LedgerKey(*new.key)), [])
+                candidates = found.get(
+                    (new.source, new.identity, _match_key(new.key, new.email)), []
+                )
                 by_key = sa.select(c.id).where(
                     c.source == new.source, c.record_key == new.record_key
                 )
@@ -181,6 +208,32 @@ class WorkMixin(LedgerMixin):
 
         return self.transaction(work) if wanted else []
 
+    def set_work_key(self, ids: Iterable[int], key: LedgerKey, handle_value: str) -> list[WorkItem]:
+        """Point items at another ledger key (an e-mail answered: its creator); returns them."""
+        wanted = sorted(set(ids))
+        now = self.now()
+        key = LedgerKey(*key)
+
+        def work(conn: sa.Connection) -> list[WorkItem]:
+            moved: list[WorkItem] = []
+            for chunk in chunked(wanted):
+                stmt = (
+                    sa.update(work_items)
+                    .where(work_items.c.id.in_(chunk))
+                    .values(
+                        platform=key.platform,
+                        handle_key=key.handle_key,
+                        mode=key.mode,
+                        handle_value=handle_value,
+                        updated_at=now,
+                    )
+                    .returning(*work_items.c)
+                )
+                moved += [_item(r) for r in conn.execute(stmt)]
+            return sorted(moved, key=lambda item: item.id)
+
+        return self.transaction(work) if wanted else []
+
     def set_work_batch(
         self,
         keys: Iterable[LedgerKey],
@@ -223,6 +276,24 @@ class WorkMixin(LedgerMixin):
         )
         if source is not None:
             query = query.where(work_items.c.source == source)
+        if limit is not None:
+            query = query.limit(limit)
+        return self.transaction(lambda conn: [_item(r) for r in conn.execute(query)])
+
+    def fetch_ready_email_work(self, *, limit: int | None = None) -> list[WorkItem]:
+        """Waiting items parked on an e-mail whose lookup is now fresh, oldest first."""
+        now = self.now()
+        query = (
+            sa.select(work_items)
+            .join(email_lookups, email_lookups.c.email == work_items.c.handle_key)
+            .where(
+                work_items.c.state == "waiting",
+                work_items.c.platform == EMAIL,
+                work_items.c.mode == EMAIL,
+                email_fresh_clause(now, self.found_max_age, self.not_found_max_age),
+            )
+            .order_by(work_items.c.id)
+        )
         if limit is not None:
             query = query.limit(limit)
         return self.transaction(lambda conn: [_item(r) for r in conn.execute(query)])

@@ -166,14 +166,22 @@ def _targets(event: dict[str, Any], sources: Iterable[tuple[str, Any]]) -> list[
     if kind in CREATION:
         return [name for name, _ in sources]
     if kind in PROPERTY_CHANGE and not _is_echo(event):
-        # The handle or platform changed, or a human typed retry into the status.
+        # The handle, platform or (for sources identifying by it) e-mail changed, or a human
+        # typed retry into the status.
         prop = event.get("propertyName")
-        return [
-            name
-            for name, s in sources
-            if prop in (s.handle_property, getattr(s, "platform_property", None), s.status_property)
-        ]
+        return [name for name, s in sources if prop in _watched(s)]
     return []
+
+
+def _watched(settings: Any) -> tuple[Any, ...]:
+    """The properties whose change may make a contact of this source pending."""
+    email = settings.email_property if settings.identify_by != "handle" else None
+    return (
+        settings.handle_property,
+        getattr(settings, "platform_property", None),
+        settings.status_property,
+        email,
+    )
 
 
 def store_hints(events: list[tuple[str, dict[str, list[str]]]]) -> set[str]:

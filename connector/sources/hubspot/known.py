@@ -10,9 +10,17 @@ from connector.sources.base import Status
 DONE, CLAIM, GONE = "done", "claim", "gone"
 
 
-def get_fingerprint(handle_text: str | None, platform_text: str | None = None) -> str:
-    """A short hash of the handle (and platform) text; a change re-queues the contact."""
+def get_fingerprint(
+    handle_text: str | None, platform_text: str | None = None, email_text: str | None = None
+) -> str:
+    """A short hash of the handle (and platform, and e-mail) text; a change re-queues the contact.
+
+    The e-mail counts only for sources that identify creators by e-mail (pass ``None``
+    otherwise), so fingerprints of handle-only sources stay as they were.
+    """
     text = f"{(handle_text or '').strip()}\x1f{(platform_text or '').strip().lower()}"
+    if email_text and email_text.strip():
+        text += f"\x1f{email_text.strip().lower()}"
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
@@ -37,8 +45,13 @@ def select_retry_contacts(
     now: float,
     handle_property: str,
     status_property: str,
+    email_property: str | None = None,
 ) -> tuple[list[str], list[str]]:
-    """Contacts to set to ``retry`` (named, or in ``error``), and why the others are skipped."""
+    """Contacts to set to ``retry`` (named, or in ``error``), and why the others are skipped.
+
+    ``email_property``: the source identifies creators by e-mail too, so a contact with only
+    an e-mail can be retried.
+    """
     chosen: list[str] = []
     skipped: list[str] = []
     for record_id in wanted:
@@ -49,8 +62,11 @@ def select_retry_contacts(
         if record_id not in named and status != Status.ERROR:
             continue
         kind, expires, _ = parse_known(known.get(record_id))
-        if not (values.get(handle_property) or "").strip():
-            skipped.append(f"contact {record_id}: no handle")
+        identity = [handle_property, *([email_property] if email_property else [])]
+        if not any((values.get(name) or "").strip() for name in identity):
+            skipped.append(
+                f"contact {record_id}: no handle" + (" or e-mail" * bool(email_property))
+            )
         elif kind == CLAIM and expires > now:
             skipped.append(f"contact {record_id}: being worked on ({status or 'claimed'})")
         else:

@@ -16,6 +16,7 @@ from connector.sources.base import (
     RetryRequest,
     Status,
     WriteResult,
+    choose_identity_values,
 )
 from connector.sources.hubspot.client import CONTACT_OBJECT_TYPE, HubSpotClient, HubSpotList
 from connector.sources.hubspot.known import (
@@ -35,7 +36,16 @@ from connector.sources.hubspot.properties import (
 
 log = logging.getLogger(__name__)
 
-FINAL_STATUSES = frozenset({Status.ENRICHED, Status.NOT_FOUND, Status.INVALID, Status.ERROR})
+FINAL_STATUSES = frozenset(
+    {
+        Status.ENRICHED,
+        Status.NOT_FOUND,
+        Status.INVALID,
+        Status.INVALID_EMAIL,
+        Status.NO_CREATOR,
+        Status.ERROR,
+    }
+)
 # Statuses that ask for another look at the next poll rather than a final "done".
 REVISIT_STATUSES = frozenset({Status.RETRY, Status.AWAITING_CREDITS, Status.AWAITING_APPROVAL})
 PENDING_STATUSES = frozenset(
@@ -48,6 +58,10 @@ PENDING_STATUSES = frozenset(
         Status.AWAITING_APPROVAL,
     }
 )
+
+
+# The older status a dropdown without the newer options shows (the error property says more).
+STATUS_FALLBACKS = {Status.INVALID_EMAIL: Status.INVALID, Status.NO_CREATOR: Status.NOT_FOUND}
 
 
 class HubSpotStore(Protocol):
@@ -122,11 +136,19 @@ class HubSpotSource:
             self._list = found
         return self._list
 
+    @property
+    def _email_property(self) -> str | None:
+        """The e-mail property, when this source identifies creators by e-mail too."""
+        s = self.settings
+        return s.email_property if s.identify_by != "handle" else None
+
     def _read_properties(self) -> list[str]:
         s = self.settings
         names = [s.handle_property, s.status_property, s.error_property, s.enriched_at_property]
         if s.platform_property:
             names.append(s.platform_property)
+        if self._email_property:
+            names.append(self._email_property)
         return list(dict.fromkeys([*names, *self._specs]))
 
     def fetch_pending(self, *, claim: bool = True) -> list[PendingRecord]:
@@ -167,7 +189,7 @@ class HubSpotSource:
             if values is None:
                 continue
             record = self._build_record(record_id, values)
-            fp = get_fingerprint(record.handle_text, record.platform_text)
+            fp = self._fingerprint(record.handle_text, record.platform_text, record.email_text)
             previous = known.get(record_id)
             kind, expires, _ = parse_known(previous)
             if self._is_pending(previous, values, record, fp, now):
@@ -199,6 +221,7 @@ class HubSpotSource:
             location=f"contact {record_id}",
             current={t: values.get(t) for t in self._specs},
             retry=(values.get(s.status_property) or "").strip().lower() == Status.RETRY,
+            email_text=values.get(self._email_property) if self._email_property else None,
         )
 
     def _is_pending(
@@ -209,7 +232,7 @@ class HubSpotSource:
         fp: str,
         now: float,
     ) -> bool:
-        if not record.handle_text.strip():
+        if not self._identifies(record):
             return False
         kind, expires, known_fp = parse_known(known)
         status = (values.get(self.settings.status_property) or "").strip().lower()
@@ -219,14 +242,43 @@ class HubSpotSource:
             return expires <= now or known_fp != fp
         return status in PENDING_STATUSES
 
+    def _identifies(self, record: PendingRecord) -> bool:
+        """Whether the record names a creator the way the source identifies them."""
+        has_handle = bool(record.handle_text.strip())
+        has_email = bool((record.email_text or "").strip())
+        identify_by = self.settings.identify_by
+        if identify_by == "email":
+            return has_email
+        return has_handle or (identify_by == "handle_then_email" and has_email)
+
+    def _fingerprint(
+        self, handle_text: str | None, platform_text: str | None, email_text: str | None
+    ) -> str:
+        """What a change of re-queues the contact: the e-mail only where it identifies it.
+
+        So switching a source to ``handle_then_email`` re-reads only contacts without a handle,
+        and filling a contact's handle from its lookup settles it.
+        """
+        uses_email = self.settings.identify_by == "email" or (
+            self.settings.identify_by == "handle_then_email" and not (handle_text or "").strip()
+        )
+        return get_fingerprint(handle_text, platform_text, email_text if uses_email else None)
+
     def build_properties(self, update: RecordUpdate) -> dict[str, str]:
         """The HubSpot property strings for one update (mapped values + status columns)."""
         s = self.settings
         properties = {name: self._convert(name, value) for name, value in update.values.items()}
         # The status property is a dropdown of bare status words; details go to the error one.
         status, _, detail = update.status.partition(":")
-        properties[s.status_property] = self._convert(s.status_property, status.strip())
-        properties[s.error_property] = update.error or detail.strip()
+        word, error = status.strip(), update.error or detail.strip()
+        type_, options = self._types.get(s.status_property, ("string", ()))
+        if type_ == "enumeration" and options and word not in {o["value"] for o in options}:
+            # A dropdown created by an older version lacks the e-mail statuses (sources check
+            # names them); an unknown option would fail the whole batch update.
+            error = f"{word}: {error}" if error else word
+            word = STATUS_FALLBACKS.get(word, word)
+        properties[s.status_property] = self._convert(s.status_property, word)
+        properties[s.error_property] = error
         if update.enriched_at is not None or update.status == Status.ENRICHED:
             when = update.enriched_at or self._clock()
             properties[s.enriched_at_property] = self._convert(s.enriched_at_property, when)
@@ -237,9 +289,50 @@ class HubSpotSource:
         return apply_value(value, type_, options)
 
     def write_back(self, updates: Sequence[RecordUpdate]) -> WriteResult:
-        """Batch-update mapped values and statuses (100 per call); 207 errors per contact."""
+        """Batch-update mapped values and statuses (100 per call); 207 errors per contact.
+
+        A contact an e-mail lookup identified also gets the handle (and platform) found, when
+        its properties are still empty: they are read again first (one batch read per 100).
+        """
         inputs = {u.key: self.build_properties(u) for u in updates}
-        return self._write(inputs, {u.key: u for u in updates})
+        identified = self._fill_identity(inputs, [u for u in updates if u.found_handle])
+        return self._write(inputs, {u.key: u for u in updates}, identified)
+
+    def _fill_identity(
+        self, inputs: dict[str, dict[str, str]], updates: Sequence[RecordUpdate]
+    ) -> dict[str, str]:
+        """Add the found handle/platform to ``inputs``; return contact id → new fingerprint."""
+        if not updates:
+            return {}
+        s = self.settings
+        names = [s.handle_property, *([s.platform_property] if s.platform_property else [])]
+        current = self._client.fetch_contacts([u.key for u in updates], names).found
+        fingerprints: dict[str, str] = {}
+        for update in updates:
+            values = current.get(update.key)
+            if values is None:
+                continue
+            handle, platform = choose_identity_values(
+                update,
+                current_handle=values.get(s.handle_property) or "",
+                current_platform=values.get(s.platform_property) or ""
+                if s.platform_property
+                else "",
+                platform_field=bool(s.platform_property),
+                platform=s.platform,
+            )
+            if handle is None:
+                continue
+            inputs[update.key][s.handle_property] = handle
+            if platform is not None and s.platform_property:
+                inputs[update.key][s.platform_property] = self._convert(
+                    s.platform_property, platform
+                )
+            typed = (values.get(s.platform_property) if s.platform_property else None) or None
+            fingerprints[update.key] = self._fingerprint(
+                handle, platform or typed or s.platform, update.email_text
+            )
+        return fingerprints
 
     def mark(self, keys: Sequence[str], status: str, error: str = "") -> WriteResult:
         """Set only status and error of claimed contacts."""
@@ -268,6 +361,8 @@ class HubSpotSource:
         )
         wanted = sorted(members) if errors else [i for i in named if i in members]
         properties = [s.handle_property, s.status_property]
+        if self._email_property:
+            properties.append(self._email_property)
         found = self._client.fetch_contacts(wanted, properties).found if wanted else {}
         chosen, skipped = select_retry_contacts(
             wanted,
@@ -277,6 +372,7 @@ class HubSpotSource:
             now=self._clock(),
             handle_property=s.handle_property,
             status_property=s.status_property,
+            email_property=self._email_property,
         )
         result.skipped += skipped
         retry = self._convert(s.status_property, Status.RETRY)
@@ -291,7 +387,10 @@ class HubSpotSource:
         return result
 
     def _write(
-        self, inputs: dict[str, dict[str, str]], updates: dict[str, RecordUpdate]
+        self,
+        inputs: dict[str, dict[str, str]],
+        updates: dict[str, RecordUpdate],
+        fingerprints: dict[str, str] | None = None,
     ) -> WriteResult:
         if not inputs:
             return WriteResult()
@@ -303,12 +402,15 @@ class HubSpotSource:
             update = updates[record_id]
             kind, _, claimed_fp = parse_known(known.get(record_id))
             # The claim holds the fingerprint of what was read; a later edit must still differ.
-            fp = (
+            fp = (fingerprints or {}).get(record_id) or (
                 claimed_fp
                 if kind == CLAIM and claimed_fp
-                else get_fingerprint(update.handle_text, self.settings.platform)
+                else self._fingerprint(
+                    update.handle_text, self.settings.platform, update.email_text
+                )
             )
-            if update.status in FINAL_STATUSES:
+            # ``invalid handle: <why>`` and ``invalid e-mail: <why>`` are final too.
+            if update.status.partition(":")[0].strip() in FINAL_STATUSES:
                 changes[record_id] = f"{DONE}:{fp}"
             elif update.status in REVISIT_STATUSES:
                 changes[record_id] = None
@@ -372,7 +474,7 @@ class HubSpotSource:
         self._remember_types(existing)
         s = self.settings
         by_label = {p.label.strip().lower(): p.name for p in existing.values()}
-        for prop in (s.handle_property, s.platform_property):
+        for prop in (s.handle_property, s.platform_property, self._email_property):
             if prop and prop not in existing:
                 problems.append(
                     f"{self.name}: contact property {prop!r} does not exist"

@@ -67,7 +67,9 @@ __all__ = [
     "format_status",
     "format_timestamp",
     "get_identity",
+    "get_row_identity",
     "is_pending",
+    "names_creator",
     "normalise_header",
     "parse_claim",
     "parse_layout",
@@ -162,27 +164,70 @@ def find_claims(snapshot: Snapshot, status_col: int | None) -> dict[str, list[in
     return found
 
 
+def get_row_identity(
+    snapshot: Snapshot, row: int, handle_col: int | None, email_col: int | None = None
+) -> str:
+    """The stable identity of a row: its e-mail when the source identifies creators by e-mail
+    (``email_col``) and the row has one, else its handle (both trimmed, lower-cased).
+
+    The e-mail wins because the connector fills an empty handle from an e-mail lookup: the
+    identity must not change with that write (it keys the hashes of what was written).
+    """
+    email = cell_text(snapshot.cell(email_col, row)) if email_col is not None else ""
+    return (
+        get_identity(email)
+        if email.strip()
+        else get_identity(cell_text(snapshot.cell(handle_col, row)))
+    )
+
+
+def names_creator(
+    snapshot: Snapshot,
+    row: int,
+    handle_col: int | None,
+    email_col: int | None = None,
+    identify_by: str = "handle",
+) -> bool:
+    """Whether the row names a creator the way the source identifies them."""
+    has_handle = bool(cell_text(snapshot.cell(handle_col, row)).strip())
+    has_email = email_col is not None and bool(cell_text(snapshot.cell(email_col, row)).strip())
+    if identify_by == "email":
+        return has_email
+    return has_handle or (identify_by == "handle_then_email" and has_email)
+
+
 def statuses_by_identity(
-    snapshot: Snapshot, handle_col: int | None, status_col: int | None
+    snapshot: Snapshot,
+    handle_col: int | None,
+    status_col: int | None,
+    email_col: int | None = None,
 ) -> dict[str, str]:
-    """Status text per handle identity (first row wins), to undo a claim in a moved row."""
+    """Status text per row identity (first row wins), to undo a claim in a moved row."""
     statuses: dict[str, str] = {}
     for row in snapshot.row_numbers():
-        identity = get_identity(cell_text(snapshot.cell(handle_col, row)))
+        identity = get_row_identity(snapshot, row, handle_col, email_col)
         if identity:
             statuses.setdefault(identity, cell_text(snapshot.cell(status_col, row)))
     return statuses
 
 
 def select_pending(
-    snapshot: Snapshot, handle_col: int, status_col: int | None, *, now: float, lease: float
+    snapshot: Snapshot,
+    handle_col: int,
+    status_col: int | None,
+    *,
+    now: float,
+    lease: float,
+    email_col: int | None = None,
+    identify_by: str = "handle",
 ) -> tuple[list[int], float]:
     """Rows needing work, plus when the earliest live claim's lease runs out (or ``inf``)."""
     rows: list[int] = []
     next_expiry = float("inf")
     for row in snapshot.row_numbers():
-        handle, status = snapshot.cell(handle_col, row), snapshot.cell(status_col, row)
-        if is_pending(handle, status, now=now, lease=lease):
+        named = names_creator(snapshot, row, handle_col, email_col, identify_by)
+        status = snapshot.cell(status_col, row)
+        if is_pending("x" if named else "", status, now=now, lease=lease):
             rows.append(row)
         elif (claim := parse_claim(cell_text(status))) is not None:
             next_expiry = min(next_expiry, claim.claimed_at + lease)
@@ -215,10 +260,13 @@ def select_retry_rows(
     rows: Sequence[int],
     now: float,
     lease: float,
+    email_col: int | None = None,
+    identify_by: str = "handle",
 ) -> tuple[list[int], list[str]]:
     """Rows to set to ``retry``: every ``error`` row and/or the rows named; plus why others not.
 
-    A row without a handle, or holding a live claim (it is being worked on), is skipped.
+    A row without a handle (or e-mail, for a source identifying creators by e-mail), or
+    holding a live claim (it is being worked on), is skipped.
     """
     chosen: list[int] = []
     skipped: list[str] = []
@@ -230,8 +278,8 @@ def select_retry_rows(
             continue
         named.discard(row)
         claim = parse_claim(status)
-        if not cell_text(snapshot.cell(handle_col, row)).strip():
-            skipped.append(f"row {row}: no handle")
+        if not names_creator(snapshot, row, handle_col, email_col, identify_by):
+            skipped.append(f"row {row}: no handle" + (" or e-mail" if email_col else ""))
         elif claim is not None and claim.claimed_at + lease > now:
             skipped.append(f"row {row}: being worked on ({claim.label})")
         else:
@@ -249,6 +297,7 @@ def skip_backfill(
     status_col: int | None,
     ignored: set[str],
     first_poll: bool,
+    email_col: int | None = None,
 ) -> list[int]:
     """Drop rows that were already there at the first poll (recorded in ``ignored``).
 
@@ -256,7 +305,7 @@ def skip_backfill(
     """
     kept = []
     for row in rows:
-        identity = get_identity(cell_text(snapshot.cell(handle_col, row)))
+        identity = get_row_identity(snapshot, row, handle_col, email_col)
         untouched = not cell_text(snapshot.cell(status_col, row)).strip()
         if first_poll and untouched:
             ignored.add(identity)
@@ -367,22 +416,28 @@ def build_record(
     platform: str | None,
     targets: Sequence[str],
     status_column: str | None = None,
+    email_column: str | None = None,
 ) -> PendingRecord:
-    """The pending record of one row: raw handle text, platform and current target values."""
+    """The pending record of one row: raw handle text, platform and current target values.
+
+    ``email_column``: the source identifies creators by e-mail too (the row's e-mail is read).
+    """
     layout = snapshot.layout
     status_col = layout.find(status_column) if status_column else None
     status = cell_text(snapshot.cell(status_col, row)) if status_col is not None else ""
     handle_col = layout.find(handle_column) or 1
     handle = cell_text(snapshot.cell(handle_col, row))
+    email_col = layout.find(email_column) if email_column else None
     if platform_column:
         platform = cell_text(snapshot.cell(layout.find(platform_column), row)).strip() or platform
     current = {t: snapshot.cell(layout.find(t), row) for t in targets}
     return PendingRecord(
         key=key,
-        identity=get_identity(handle),
+        identity=get_row_identity(snapshot, row, handle_col, email_col),
         handle_text=handle,
         platform_text=platform,
         location=f"{title}!{column_letter(handle_col)}{row}",
         current=current,
         retry=status.strip().casefold() == Status.RETRY,
+        email_text=cell_text(snapshot.cell(email_col, row)) if email_col is not None else None,
     )

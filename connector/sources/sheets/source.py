@@ -178,6 +178,7 @@ class SheetsSource(SheetsWrites, SheetsDestination):
                 snapshot,
                 snapshot.layout.find(self.settings.handle_column),
                 snapshot.layout.find(self.settings.status_column),
+                self._email_col(snapshot.layout),
             )
             if records:
                 self._next_expiry = min(self._next_expiry, now + self.settings.claim_lease)
@@ -214,6 +215,8 @@ class SheetsSource(SheetsWrites, SheetsDestination):
                 rows=numbers,
                 now=self._now(),
                 lease=self.settings.claim_lease,
+                email_col=self._email_col(snapshot.layout),
+                identify_by=self.settings.identify_by,
             )
             if status_col is not None:  # always: _ensure_columns adds a missing one
                 cells.update({(row, status_col): Status.RETRY for row in chosen})
@@ -237,8 +240,18 @@ class SheetsSource(SheetsWrites, SheetsDestination):
             platform_column=self.settings.platform_column,
             wanted=self._column_names(),
         )
+        email = self.settings.email_column
+        if self.settings.identify_by != "handle" and email and layout.find(email) is None:
+            problems.append(f"{where}: e-mail column {email!r} not found (set email_column)")
         problems.extend(f"{self.name}: {p}" for p in self._lint_mapping(layout))
         return problems
+
+    def _email_col(self, layout: Layout) -> int | None:
+        """The e-mail column, when this source identifies creators by e-mail too."""
+        s = self.settings
+        if s.identify_by == "handle" or not s.email_column:
+            return None
+        return layout.find(s.email_column)
 
     def _now(self) -> float:
         value = self._clock()
@@ -321,7 +334,9 @@ class SheetsSource(SheetsWrites, SheetsDestination):
 
     def _read_columns(self, layout: Layout) -> list[int]:
         s = self.settings
-        names = [s.handle_column, s.platform_column or "", s.status_column, *self._mapping.targets]
+        email = s.email_column if s.identify_by != "handle" else None
+        names = [s.handle_column, s.platform_column or "", email or "", s.status_column]
+        names += self._mapping.targets
         found = (layout.find(n) for n in names if n)
         return sorted({c for c in found if c is not None})
 
@@ -352,13 +367,22 @@ class SheetsSource(SheetsWrites, SheetsDestination):
                 hint="rename the column or set handle_column",
             )
         status_col = snapshot.layout.find(self.settings.status_column)
+        email_col = self._email_col(snapshot.layout)
         rows, self._next_expiry = select_pending(
-            snapshot, handle_col, status_col, now=now, lease=self.settings.claim_lease
+            snapshot,
+            handle_col,
+            status_col,
+            now=now,
+            lease=self.settings.claim_lease,
+            email_col=email_col,
+            identify_by=self.settings.identify_by,
         )
         if self._ignored is None:
             return rows
         first_poll, self._polled = not self._polled, True
-        return skip_backfill(snapshot, rows, handle_col, status_col, self._ignored, first_poll)
+        return skip_backfill(
+            snapshot, rows, handle_col, status_col, self._ignored, first_poll, email_col
+        )
 
     def _record(self, snapshot: Snapshot, row: int, key: str) -> PendingRecord:
         s = self.settings
@@ -372,6 +396,7 @@ class SheetsSource(SheetsWrites, SheetsDestination):
             platform=s.platform,
             targets=self._mapping.targets,
             status_column=s.status_column,
+            email_column=s.email_column if s.identify_by != "handle" else None,
         )
 
     def _new_token(self, used: set[str]) -> str:

@@ -12,8 +12,8 @@ from gspread.http_client import HTTPClient
 from connector.config import SheetSourceSettings
 from connector.media.urls import build_image_formulas
 from connector.ratelimit import RateBudget
-from connector.sources.base import RecordUpdate, WriteResult
-from connector.sources.sheets.cells import cell_text, get_identity
+from connector.sources.base import RecordUpdate, WriteResult, choose_identity_values
+from connector.sources.sheets.cells import cell_text
 from connector.sources.sheets.claims import INTERIM_STATUSES
 from connector.sources.sheets.payloads import (
     build_append_columns,
@@ -26,6 +26,7 @@ from connector.sources.sheets.rows import (
     Snapshot,
     build_update_cells,
     find_claims,
+    get_row_identity,
     parse_layout,
     plan_new_columns,
 )
@@ -68,6 +69,8 @@ class SheetsWrites:
 
         def _read_snapshot(self) -> Snapshot: ...
 
+        def _email_col(self, layout: Layout) -> int | None: ...
+
     def _write_back(self, updates: Sequence[RecordUpdate]) -> WriteResult:
         result = WriteResult()
         snapshot = self._read_snapshot()
@@ -76,6 +79,7 @@ class SheetsWrites:
         layout = self._layout or snapshot.layout
         status_col = layout.find(self.settings.status_column)
         handle_col = layout.find(self.settings.handle_column)
+        email_col = self._email_col(layout)
         rows_by_token = find_claims(snapshot, status_col)
         columns = OutputColumns.of(layout, self.settings)
         now = self._now()
@@ -89,7 +93,7 @@ class SheetsWrites:
                 ours = [
                     r
                     for r in candidates
-                    if get_identity(cell_text(snapshot.cell(handle_col, r))) == identity
+                    if get_row_identity(snapshot, r, handle_col, email_col) == identity
                 ]
             else:
                 # Outbox delivered by another process: the token alone decides, if unambiguous.
@@ -100,13 +104,14 @@ class SheetsWrites:
                 # that row's status was when we read it.
                 if state is not None and status_col is not None:
                     for row in candidates:
-                        other = get_identity(cell_text(snapshot.cell(handle_col, row)))
+                        other = get_row_identity(snapshot, row, handle_col, email_col)
                         cells[(row, status_col)] = self._statuses.get(other, "")
                 result.missing.append(update.key)
                 finished.append(update.key)
                 continue
             seen = state.current if state else {}
             cells.update(build_update_cells(snapshot, columns, ours[0], update, seen, now))
+            cells.update(self._identity_cells(snapshot, layout, ours[0], update))
             formulas.update(self._formula_cells(layout, ours[0], update))
             result.written.append(update.key)
             if update.status not in INTERIM_STATUSES:
@@ -117,6 +122,31 @@ class SheetsWrites:
         for key in finished:
             self._claims.pop(key, None)
         return result
+
+    def _identity_cells(
+        self, snapshot: Snapshot, layout: Layout, row: int, update: RecordUpdate
+    ) -> dict[tuple[int, int], Any]:
+        """The handle (and platform) an e-mail lookup found, for a row whose cells are empty."""
+        if not update.found_handle:
+            return {}
+        s = self.settings
+        handle_col = layout.find(s.handle_column)
+        platform_col = layout.find(s.platform_column) if s.platform_column else None
+        if handle_col is None:
+            return {}
+        handle, platform = choose_identity_values(
+            update,
+            current_handle=cell_text(snapshot.cell(handle_col, row)),
+            current_platform=cell_text(snapshot.cell(platform_col, row)),
+            platform_field=platform_col is not None,
+            platform=s.platform,
+        )
+        cells: dict[tuple[int, int], Any] = {}
+        if handle is not None:
+            cells[(row, handle_col)] = handle
+            if platform is not None and platform_col is not None:
+                cells[(row, platform_col)] = platform
+        return cells
 
     def _ensure_columns(
         self, layout: Layout, extra: Sequence[str] = ()
