@@ -12,6 +12,7 @@ from connector.errors import ConnectorError, FatalError, RetryableError
 from connector.pipeline.context import PipelineServices
 from connector.pipeline.delivery import deliver_ready, mark_records, write_status
 from connector.pipeline.holds import BATCH_HOLDER, UNCONFIRMED_HOLD
+from connector.pipeline.events import BATCH
 from connector.pipeline.report import CycleReport
 from connector.sources.base import Status
 from connector.store.models import EMAIL, Batch, BatchItem, LedgerKey
@@ -167,7 +168,7 @@ def poll_batches(services: PipelineServices, report: CycleReport | None = None) 
         )
         if status.status == "finished":
             paid = _collect(services, batch, report)
-            deliver_ready(services, paid=paid, report=report)
+            deliver_ready(services, paid=paid, paid_run=batch.run_id, route=BATCH, report=report)
         elif status.status == "failed":
             _fail_items(services, batch, status.status_message or "the batch failed", retry=False)
         elif status.status == "paused_insufficient_credits":
@@ -320,4 +321,4 @@ def _fail_keys(
     items = services.store.fetch_work_for_keys(keys, states=("waiting",))
     services.store.set_work_state([w.id for w in items], "failed", error=reason)
     status = Status.RETRY if retry else Status.ERROR
-    write_status(services, items, status, reason)
+    write_status(services, items, status, reason, route=BATCH)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -132,4 +133,31 @@ class AlertMixin(StoreBase):
                 )
                 for r in conn.execute(query)
             ]
+        )
+
+    def fetch_last_deliveries(self, rules: Iterable[str]) -> dict[str, Delivery]:
+        """The newest delivery of each of ``rules`` (its payload holds the message text)."""
+        wanted = sorted(set(rules))
+        if not wanted:
+            return {}
+        newest = (
+            sa.select(sa.func.max(deliveries.c.id))
+            .where(deliveries.c.rule.in_(wanted))
+            .group_by(deliveries.c.rule)
+        )
+        query = sa.select(deliveries).where(deliveries.c.id.in_(newest))
+        return self.transaction(
+            lambda conn: {
+                r.rule: Delivery(
+                    r.id,
+                    r.sent_at,
+                    r.channel,
+                    r.rule,
+                    r.state,
+                    r.payload,
+                    bool(r.ok),
+                    redact(r.detail or ""),
+                )
+                for r in conn.execute(query)
+            }
         )
