@@ -247,6 +247,20 @@ class RunMixin(StoreBase):
             ]
         )
 
+    def get_latest_credit_snapshot(self) -> CreditSnapshot | None:
+        """The newest balance reading, or None."""
+        query = (
+            sa.select(credit_snapshots)
+            .order_by(credit_snapshots.c.taken_at.desc(), credit_snapshots.c.id.desc())
+            .limit(1)
+        )
+        row = self.transaction(lambda conn: conn.execute(query).first())
+        if row is None:
+            return None
+        return CreditSnapshot(
+            row.taken_at, float(row.available), None if row.used is None else float(row.used)
+        )
+
     def prune_history(self, before: datetime) -> dict[str, int]:
         """Delete closed runs, credit snapshots and alert deliveries older than ``before``."""
         closed = ("finished", "failed", "cancelled")
