@@ -171,3 +171,11 @@ def test_the_last_delivery_of_each_rule_holds_its_text(store: Store) -> None:
         "low_balance": {"text": "second"},
         "approval": {"text": "approve"},
     }
+
+
+def test_a_released_run_keeps_the_records_it_fetched(store: Store) -> None:
+    run_id = store.start_run("crm")
+    store.finish_run(run_id, {"records": 290}, status="awaiting_approval")
+    store.finish_run(run_id, {"records": 0}, credits_spent=278.0)
+    run = store.get_run(run_id)
+    assert run is not None and run.records == 290

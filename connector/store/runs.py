@@ -93,8 +93,12 @@ class RunMixin(StoreBase):
         values: dict[str, Any] = {"status": status, "finished_at": self.now(), "error": error}
         if stats is not None:
             values["stats"] = stats
-            if isinstance(stats.get("records"), int):
-                values["records"] = stats["records"]
+            fetched = stats.get("records")
+            if isinstance(fetched, int):
+                # A held run finishes again when released: its first count stays.
+                values["records"] = sa.case(
+                    (runs.c.records < fetched, fetched), else_=runs.c.records
+                )
         if credits_spent is not None:
             values["credits_spent"] = credits_spent
         if credits_saved is not None:
