@@ -135,7 +135,7 @@ def deliver(
             events.append(
                 build_item_event(
                     item,
-                    run_id=paid_run if payer else report.run_id or item.run_id,
+                    run_id=paid_run if payer else item.run_id or report.run_id,
                     status=update.status,
                     route=route if payer else DUPLICATE if item.key in paid else CACHE,
                     credits=entry.credits_cost if payer else 0.0,

@@ -3,7 +3,8 @@
 The credit of a paid answer goes to the one record that paid for it, on the run the store
 credited (the cycle's run for single calls, the batch's run for batches); every other record
 served the same answer gets 0 with the route ``duplicate`` (same payment) or ``cache`` (an
-answer already in the ledger). So the events of a run add up to the run's ``credits_spent``.
+answer already in the ledger), on the run the record came with. So the events of a run add up
+to the run's ``credits_spent``.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from html import escape
 
 WIDTH, HEIGHT = 640, 260
 LEFT, RIGHT, TOP, BOTTOM = 64, 20, 28, 40
-MIN_SPAN = timedelta(minutes=1)
+MIN_SPAN = timedelta(seconds=10)
 MAX_DOTS = 120
 # A forecast is drawn when its date is no further off than this many history spans; further
 # out, the history would shrink to a sliver, so a note names the date instead.
