@@ -162,6 +162,10 @@ def test_a_held_run_is_approved_from_the_page_and_the_confirmation_stays_in_view
     page.wait_for_load_state()
     assert "approved" in page.locator("#attention .flash").inner_text()
     assert in_view(page, "#attention .flash")
+    page.locator('#sources tr[data-source="leads"] .sync-button').click()
+    page.wait_for_load_state()
+    assert "Sync of leads requested" in page.locator("#sources .flash").inner_text()
+    assert in_view(page, "#sources .flash"), "no jump: the confirmation is where the button was"
     assert wait_for_records(demo, Console(stderr=True), timeout=120, auto_approve=False)
     assert wait_until(lambda: bool(demo.slack.messages()), timeout=30)
     page.close()

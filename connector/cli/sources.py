@@ -62,13 +62,7 @@ def pause_command(source: str) -> None:
 
     Batches already sent are still collected and written back.
     """
-    settings = get_context().settings()
-    settings.get_source(source)
-    services = build_services(settings)
-    try:
-        services.store.pause_source(source)
-    finally:
-        services.close()
+    _set_paused(source, paused=True)
     click.echo(f"{source}: paused; the worker does not poll it until `connector sources resume`")
 
 
@@ -77,14 +71,21 @@ def pause_command(source: str) -> None:
 @handle_errors
 def resume_command(source: str) -> None:
     """Poll SOURCE again, starting at the worker's next tick."""
+    _set_paused(source, paused=False)
+    click.echo(f"{source}: resumed; the worker polls it within seconds")
+
+
+def _set_paused(source: str, *, paused: bool) -> None:
     settings = get_context().settings()
     settings.get_source(source)
     services = build_services(settings)
     try:
-        services.store.resume_source(source)
+        if paused:
+            services.store.pause_source(source)
+        else:
+            services.store.resume_source(source)
     finally:
         services.close()
-    click.echo(f"{source}: resumed; the worker polls it within seconds")
 
 
 COMMANDS = [sources_group]

@@ -14,6 +14,20 @@ from connector.store.models import AlertLevel, AlertState, Delivery
 from connector.store.schema import alert_states, deliveries
 
 
+def _delivery(row: Any) -> Delivery:
+    # Masked when read too: rows stored before masking existed keep their raw detail.
+    return Delivery(
+        row.id,
+        row.sent_at,
+        row.channel,
+        row.rule,
+        row.state,
+        row.payload,
+        bool(row.ok),
+        redact(row.detail or ""),
+    )
+
+
 def _state(row: Any) -> AlertState:
     return AlertState(
         row.rule,
@@ -119,21 +133,7 @@ class AlertMixin(StoreBase):
             .order_by(deliveries.c.sent_at.desc(), deliveries.c.id.desc())
             .limit(limit)
         )
-        return self.transaction(
-            lambda conn: [
-                Delivery(
-                    r.id,
-                    r.sent_at,
-                    r.channel,
-                    r.rule,
-                    r.state,
-                    r.payload,
-                    bool(r.ok),
-                    redact(r.detail or ""),
-                )
-                for r in conn.execute(query)
-            ]
-        )
+        return self.transaction(lambda conn: [_delivery(r) for r in conn.execute(query)])
 
     def fetch_last_deliveries(self, rules: Iterable[str]) -> dict[str, Delivery]:
         """The newest delivery of each of ``rules`` (its payload holds the message text)."""
@@ -146,18 +146,4 @@ class AlertMixin(StoreBase):
             .group_by(deliveries.c.rule)
         )
         query = sa.select(deliveries).where(deliveries.c.id.in_(newest))
-        return self.transaction(
-            lambda conn: {
-                r.rule: Delivery(
-                    r.id,
-                    r.sent_at,
-                    r.channel,
-                    r.rule,
-                    r.state,
-                    r.payload,
-                    bool(r.ok),
-                    redact(r.detail or ""),
-                )
-                for r in conn.execute(query)
-            }
-        )
+        return self.transaction(lambda conn: {r.rule: _delivery(r) for r in conn.execute(query)})

@@ -170,13 +170,10 @@ class LedgerMixin(StoreBase):
         Compare-and-set on the ``fetched_at`` the human saw with the price: a second click, or
         a confirmation made before the new answer arrived, changes nothing (True only once).
         """
-        key = LedgerKey(*key)
         stmt = (
             sa.update(ledger)
             .where(
-                ledger.c.platform == key.platform,
-                ledger.c.handle_key == key.handle_key,
-                ledger.c.mode == key.mode,
+                key_in(ledger, [LedgerKey(*key)]),
                 ledger.c.fetched_at == fetched_at,
                 ledger.c.refresh_requested_at.is_(None),
             )
@@ -186,15 +183,9 @@ class LedgerMixin(StoreBase):
 
     def cancel_refresh(self, key: LedgerKey) -> bool:
         """Undo ``request_refresh`` (the record could not be queued again); True if undone."""
-        key = LedgerKey(*key)
         stmt = (
             sa.update(ledger)
-            .where(
-                ledger.c.platform == key.platform,
-                ledger.c.handle_key == key.handle_key,
-                ledger.c.mode == key.mode,
-                ledger.c.refresh_requested_at.is_not(None),
-            )
+            .where(key_in(ledger, [LedgerKey(*key)]), ledger.c.refresh_requested_at.is_not(None))
             .values(refresh_requested_at=None)
         )
         return bool(self.transaction(lambda conn: conn.execute(stmt).rowcount))

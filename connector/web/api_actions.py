@@ -42,21 +42,22 @@ def sync(name: str) -> tuple[Response, int] | Response:
 @bp.post("/sources/<name>/pause")
 def pause(name: str) -> Response:
     """Stop polling source ``name`` until it is resumed."""
-    try:
-        message = pause_source(get_services(), name)
-    except ActionError as exc:
-        return answer_error(exc)
-    return jsonify({"ok": True, "source": name, "paused": True, "message": message})
+    return _set_paused(name, paused=True)
 
 
 @bp.post("/sources/<name>/resume")
 def resume(name: str) -> Response:
     """Poll source ``name`` again, starting now."""
+    return _set_paused(name, paused=False)
+
+
+def _set_paused(name: str, *, paused: bool) -> Response:
+    act = pause_source if paused else resume_source
     try:
-        message = resume_source(get_services(), name)
+        message = act(get_services(), name)
     except ActionError as exc:
         return answer_error(exc)
-    return jsonify({"ok": True, "source": name, "paused": False, "message": message})
+    return jsonify({"ok": True, "source": name, "paused": paused, "message": message})
 
 
 @bp.post("/sources/<name>/dry-run")

@@ -6,10 +6,13 @@ section it came from, where the confirmation is shown (post-redirect-get, no Jav
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import render_template, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from connector.pipeline.plan import build_plan_summary
+from connector.services import Services
 from connector.web.actions import (
     ActionError,
     approve_run,
@@ -38,37 +41,31 @@ def _back(message: str) -> BaseResponse:
     return redirect_to("attention", message)
 
 
-@bp.post("/sources/<name>/sync")
-def sync_source_form(name: str) -> BaseResponse:
-    """The "Sync now" button: ask the worker to poll ``name`` soon."""
+def _source_form(name: str, act: Callable[[Services, str], str]) -> BaseResponse:
     if (failure := require_csrf()) is not None:
         return failure
     try:
-        return redirect_to("sources", sync_source(get_services(), name))
+        return redirect_to("sources", act(get_services(), name))
     except ActionError as exc:
         return error_response(exc.status, exc.message)
+
+
+@bp.post("/sources/<name>/sync")
+def sync_source_form(name: str) -> BaseResponse:
+    """The "Sync now" button: ask the worker to poll ``name`` soon."""
+    return _source_form(name, sync_source)
 
 
 @bp.post("/sources/<name>/pause")
 def pause_source_form(name: str) -> BaseResponse:
     """The "Pause" button of a source."""
-    if (failure := require_csrf()) is not None:
-        return failure
-    try:
-        return redirect_to("sources", pause_source(get_services(), name))
-    except ActionError as exc:
-        return error_response(exc.status, exc.message)
+    return _source_form(name, pause_source)
 
 
 @bp.post("/sources/<name>/resume")
 def resume_source_form(name: str) -> BaseResponse:
     """The "Resume" button of a paused source."""
-    if (failure := require_csrf()) is not None:
-        return failure
-    try:
-        return redirect_to("sources", resume_source(get_services(), name))
-    except ActionError as exc:
-        return error_response(exc.status, exc.message)
+    return _source_form(name, resume_source)
 
 
 @bp.post("/sources/<name>/dry-run")
