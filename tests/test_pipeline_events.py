@@ -88,7 +88,9 @@ def test_a_sheet_run_lists_each_row_with_its_route_and_cost(
             "Sheet1!A5": (None, 0.0, "invalid handle"),
         }
         written = next(
-            e for e in services.store.fetch_run_records(first.run_id) if e.route == "single" and e.credits
+            e
+            for e in services.store.fetch_run_records(first.run_id)
+            if e.route == "single" and e.credits
         )
         assert written.fields and written.handle == "found_alice"
         assert [

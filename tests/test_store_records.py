@@ -179,3 +179,27 @@ def test_a_released_run_keeps_the_records_it_fetched(store: Store) -> None:
     store.finish_run(run_id, {"records": 0}, credits_spent=278.0)
     run = store.get_run(run_id)
     assert run is not None and run.records == 290
+
+
+def test_one_row_per_record_folds_free_steps_a_later_event_supersedes(store: Store) -> None:
+    store.save_record_events(
+        [
+            event("r", "2", status="awaiting approval"),
+            event("r", "3", status="awaiting approval"),
+            event("r", "2", route="batch", credits=1.0),
+            event("other", "3", route="batch", credits=1.0),
+        ]
+    )
+    steps = store.fetch_run_records("r")
+    records = store.fetch_run_records("r", steps=False)
+    assert [(e.location, e.status) for e in steps] == [
+        ("Sheet1!A2", "awaiting approval"),
+        ("Sheet1!A3", "awaiting approval"),
+        ("Sheet1!A2", "enriched"),
+    ]
+    assert [(e.location, e.status) for e in records] == [
+        ("Sheet1!A3", "awaiting approval"),
+        ("Sheet1!A2", "enriched"),
+    ]
+    assert store.count_run_records("r", steps=False) == (2, 1.0)
+    assert store.count_run_records("r") == (3, 1.0)

@@ -143,6 +143,31 @@ def test_the_dashboard_lists_runs_that_did_something(client: FlaskClient, store:
 # --- a run's records ----------------------------------------------------------------------------
 
 
+def test_a_held_then_enriched_record_is_one_row_unless_steps_are_asked_for(
+    client: FlaskClient, store: Store
+) -> None:
+    run_id = store.start_run("crm")
+    store.save_record_events(
+        [
+            RecordEvent(run_id, "crm", "awaiting approval", location="contact 7", error="over"),
+            RecordEvent(
+                run_id, "crm", "enriched", location="contact 7", route="batch", credits=1.0
+            ),
+        ]
+    )
+    store.finish_run(run_id, {"records": 1}, credits_spent=1.0)
+    folded = client.get(f"/api/runs/{run_id}/records", headers=auth()).get_json()
+    assert [r["status"] for r in folded["records"]] == ["enriched"] and folded["adds_up"]
+    steps = client.get(f"/api/runs/{run_id}/records?steps=1", headers=auth()).get_json()
+    assert [r["status"] for r in steps["records"]] == ["awaiting approval", "enriched"]
+    text = client.get(f"/api/runs/{run_id}/records.csv?steps=1", headers=auth()).get_data(
+        as_text=True
+    )
+    assert len(list(csv.DictReader(io.StringIO(text)))) == 2
+    login(client)
+    assert "show every step" in client.get(f"/runs/{run_id}").get_data(as_text=True)
+
+
 def test_api_run_records_are_paginated_and_add_up(client: FlaskClient, store: Store) -> None:
     run_id = paid_run(store)
     first = client.get(f"/api/runs/{run_id}/records?limit=3", headers=auth()).get_json()

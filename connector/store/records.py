@@ -47,6 +47,24 @@ def _event(row: Any) -> RecordEvent:
     )
 
 
+def _in_run(e: Any, run_id: str, steps: bool) -> sa.ColumnElement[bool]:
+    """Events of ``run_id``; without ``steps``, not the free ones a later event supersedes."""
+    if steps:
+        return e.c.run_id == run_id
+    later = record_events.alias("later")
+    superseded = (
+        sa.select(later.c.id)
+        .where(
+            later.c.run_id == e.c.run_id,
+            later.c.source == e.c.source,
+            later.c.location == e.c.location,
+            later.c.id > e.c.id,
+        )
+        .exists()
+    )
+    return sa.and_(e.c.run_id == run_id, ~sa.and_(e.c.credits == 0, e.c.location != "", superseded))
+
+
 class RecordMixin(StoreBase):
     """Write record events in batches; read them per run, and the records still in error."""
 
@@ -80,24 +98,30 @@ class RecordMixin(StoreBase):
         return self.transaction(work) if rows else 0
 
     def fetch_run_records(
-        self, run_id: str, *, offset: int = 0, limit: int | None = None
+        self,
+        run_id: str,
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+        steps: bool = True,
     ) -> list[RecordEvent]:
-        """The events of run ``run_id`` in the order they happened."""
-        query = (
-            sa.select(record_events)
-            .where(record_events.c.run_id == run_id)
-            .order_by(record_events.c.id)
-            .offset(offset)
-        )
+        """The events of run ``run_id`` in the order they happened.
+
+        ``steps=False`` leaves out a record's free steps that a later event of the same run
+        and row supersedes (held, then enriched): one row per record, credits unchanged.
+        """
+        e = record_events.alias("e")
+        query = sa.select(e).where(_in_run(e, run_id, steps)).order_by(e.c.id).offset(offset)
         if limit is not None:
             query = query.limit(limit)
         return self.transaction(lambda conn: [_event(r) for r in conn.execute(query)])
 
-    def count_run_records(self, run_id: str) -> tuple[int, float]:
+    def count_run_records(self, run_id: str, *, steps: bool = True) -> tuple[int, float]:
         """(number of events, sum of their credits) of run ``run_id``."""
-        query = sa.select(
-            sa.func.count(), sa.func.coalesce(sa.func.sum(record_events.c.credits), 0.0)
-        ).where(record_events.c.run_id == run_id)
+        e = record_events.alias("e")
+        query = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(e.c.credits), 0.0)).where(
+            _in_run(e, run_id, steps)
+        )
         count, credits = self.transaction(lambda conn: conn.execute(query).one())
         return int(count), float(credits)
 

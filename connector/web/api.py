@@ -118,9 +118,14 @@ def runs() -> Response:
     return jsonify({"ok": True, "runs": [build_run_row(r) for r in rows]})
 
 
+def _steps() -> bool:
+    return request.args.get("steps") in ("1", "true", "yes")
+
+
 @bp.get("/runs/<run_id>/records")
 def run_records(run_id: str) -> Response:
-    """The records run ``run_id`` touched, oldest first (``?offset=``, ``?limit=``)."""
+    """The records run ``run_id`` touched, oldest first (``?offset=``, ``?limit=``; ``?steps=1``
+    adds the steps a later one superseded, e.g. held before enriched)."""
     services = get_services()
     run = services.store.get_run(run_id)
     if run is None:
@@ -130,7 +135,8 @@ def run_records(run_id: str) -> Response:
         offset = get_number("offset", 0, 0, 10**9)
     except ActionError as exc:
         return answer_error(exc)
-    return jsonify({"ok": True, **build_run_detail(services, run, offset=offset, limit=limit)})
+    detail = build_run_detail(services, run, offset=offset, limit=limit, steps=_steps())
+    return jsonify({"ok": True, **detail})
 
 
 @bp.get("/runs/<run_id>/records.csv")
@@ -139,7 +145,7 @@ def run_records_csv(run_id: str) -> Response:
     services = get_services()
     if services.store.get_run(run_id) is None:
         return error_response(404, f"no run {run_id!r}")
-    events = services.store.fetch_run_records(run_id)
+    events = services.store.fetch_run_records(run_id, steps=_steps())
     text = build_csv(RECORD_COLUMNS, build_record_csv_rows(services, events))
     return _csv(text, f"run-{run_id[:8]}-records.csv")
 

@@ -57,16 +57,21 @@ def build_record_row(services: Services, event: RecordEvent) -> dict[str, Any]:
 
 
 def build_run_detail(
-    services: Services, run: Run, *, offset: int = 0, limit: int = 100
+    services: Services, run: Run, *, offset: int = 0, limit: int = 100, steps: bool = False
 ) -> dict[str, Any]:
-    """The run, one page of its records, and whether their credits add up to the run's."""
+    """The run, one page of its records, and whether their credits add up to the run's.
+
+    One row per record unless ``steps``: then also the free steps a later one superseded
+    (held before it was enriched).
+    """
     store = services.store
-    total, credits = store.count_run_records(run.run_id)
-    events = store.fetch_run_records(run.run_id, offset=offset, limit=limit)
+    total, credits = store.count_run_records(run.run_id, steps=steps)
+    events = store.fetch_run_records(run.run_id, offset=offset, limit=limit, steps=steps)
     following = offset + len(events)
     return {
         "run": build_run_row(run),
         "records": [build_record_row(services, e) for e in events],
+        "steps": steps,
         "total": total,
         "offset": offset,
         "limit": limit,

@@ -23,7 +23,9 @@ def run_page(run_id: str) -> BaseResponse | str:
         return error_response(404, f"no run {run_id!r}")
     raw = request.args.get("page", "1")
     page = int(raw) if raw.isdigit() and int(raw) >= 1 else 1
-    detail = build_run_detail(services, run, offset=(page - 1) * PER_PAGE, limit=PER_PAGE)
+    steps = request.args.get("steps") == "1"
+    offset = (page - 1) * PER_PAGE
+    detail = build_run_detail(services, run, offset=offset, limit=PER_PAGE, steps=steps)
     pages = max(1, -(-detail["total"] // PER_PAGE))
     return render_template(
         "run.html",
@@ -32,5 +34,6 @@ def run_page(run_id: str) -> BaseResponse | str:
         page=page,
         pages=pages,
         per_page=PER_PAGE,
+        steps=steps,
         csrf_token=get_csrf_token(),
     )
