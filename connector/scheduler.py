@@ -85,9 +85,7 @@ def tick_housekeeping(services: Services) -> None:
     pruned = services.store.prune_history(now - timedelta(days=HISTORY_DAYS))
     pruned["work_items"] = services.store.delete_work(older_than=now - timedelta(days=WORK_DAYS))
     pruned["heartbeats"] = services.store.prune_heartbeats(now - timedelta(days=HEARTBEAT_DAYS))
-    pruned["record_events"] = services.store.prune_record_events(
-        now - timedelta(days=HISTORY_DAYS)
-    )
+    pruned["record_events"] = services.store.prune_record_events(now - timedelta(days=HISTORY_DAYS))
     log.info("housekeeping", extra=pruned)
 
 
