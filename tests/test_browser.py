@@ -265,9 +265,15 @@ def test_screenshots_at_1400_and_390_px_are_kept(
     narrow = screens(phone, "dashboard-390")
     overflow = phone.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     height = phone.evaluate("document.documentElement.scrollHeight")
+    # A section scrolls sideways rather than widen the page: none should need to.
+    scrolling = phone.evaluate(
+        "[...document.querySelectorAll('section')]"
+        ".filter(s => s.scrollWidth > s.clientWidth + 1).map(s => s.id)"
+    )
     desktop.close()
     phone.close()
     assert wide.stat().st_size > 10_000 and narrow.stat().st_size > 10_000
     assert (ARTIFACTS / "dashboard-390.png").exists()
     assert overflow <= 0, "nothing sticks out sideways on a phone"
+    assert scrolling == [], f"sections scrolling sideways on a phone: {scrolling}"
     assert height < 6000, f"the phone page is {height} px tall"

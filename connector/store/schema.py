@@ -349,4 +349,5 @@ record_events = sa.Table(
     sa.Index("ix_record_events_identity", "source", "identity", "id"),
     sa.Index("ix_record_events_location", "source", "location", "id"),
     sa.Index("ix_record_events_created", "created_at"),
+    sa.Index("ix_record_events_status", "status", "created_at"),
 )

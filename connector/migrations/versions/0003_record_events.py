@@ -42,6 +42,7 @@ def upgrade() -> None:
     op.create_index("ix_record_events_identity", "record_events", ["source", "identity", "id"])
     op.create_index("ix_record_events_location", "record_events", ["source", "location", "id"])
     op.create_index("ix_record_events_created", "record_events", ["created_at"])
+    op.create_index("ix_record_events_status", "record_events", ["status", "created_at"])
     with op.batch_alter_table("ledger") as batch:
         batch.add_column(sa.Column("refresh_requested_at", TS))
     with op.batch_alter_table("runs") as batch:
