@@ -132,20 +132,25 @@ def in_view(page: Any, selector: str) -> bool:
     return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= height
 
 
-def records_in_need(demo: DemoRun) -> set[str]:
-    """Locations of the demo's records whose status is an error or an invalid handle."""
-    values = demo.stack.sheets.get_values(demo.sheet_key, "Sheet1")
-    header = [str(h) for h in values[0]]
-    status = header.index("IC Status")
-    wanted = ("error", "invalid handle")
-    found = {
-        f"Sheet1!A{number}"
-        for number, row in enumerate(values[1:], start=2)
-        if len(row) > status and str(row[status]).startswith(wanted)
-    }
+def records_in_need(demo: DemoRun) -> set[tuple[str, str]]:
+    """(source, location) of the demo's records whose status is an error or an invalid input."""
+    wanted = ("error", "invalid handle", "invalid e-mail")
+    found: set[tuple[str, str]] = set()
+    sheets = [("leads", demo.sheet_key), ("audience", demo.raw_sheet_key)]
+    for source, key in sheets:
+        if not key:
+            continue
+        values = demo.stack.sheets.get_values(key, "Sheet1")
+        header = [str(h) for h in values[0]]
+        status = header.index("IC Status")
+        found |= {
+            (source, f"Sheet1!A{number}")
+            for number, row in enumerate(values[1:], start=2)
+            if len(row) > status and str(row[status]).startswith(wanted)
+        }
     for contact in demo.contact_ids:
         if str(demo.stack.hubspot.get_contact(contact).get("ic_status") or "").startswith(wanted):
-            found.add(f"contact {contact}")
+            found.add(("crm", f"contact {contact}"))
     return found
 
 
@@ -179,8 +184,11 @@ def test_the_attention_panel_lists_the_demos_errored_and_invalid_rows(
     expected = records_in_need(demo)
     assert len(expected) >= 4, "the demo seeds four invalid handles"
     shown = page.locator("#attention tr.error-record")
-    locations = {shown.nth(i).get_attribute("data-location") for i in range(shown.count())}
-    assert locations == expected
+    listed = {
+        (shown.nth(i).get_attribute("data-source"), shown.nth(i).get_attribute("data-location"))
+        for i in range(shown.count())
+    }
+    assert listed == expected
     panel = page.locator("#attention").inner_text()
     assert "contains spaces" in panel and "Retry" in panel
     # The balance fell under the warn threshold; its alert carries the sentence Slack got.
@@ -237,7 +245,9 @@ def test_retry_from_the_page_changes_the_row_in_the_sheets_sandbox(
     # The user fixes the handle in the sheet, then presses Retry on the dashboard.
     demo.stack.sheets.set_cells(demo.sheet_key, "Sheet1", {f"A{number}": "found_two_words"})
     page = open_page(browser, demo, DESKTOP)
-    row = page.locator(f'#attention tr.error-record[data-location="{location}"]')
+    row = page.locator(
+        f'#attention tr.error-record[data-source="leads"][data-location="{location}"]'
+    )
     row.locator(".retry-button").click()
     page.wait_for_load_state()
     flash = page.locator("#attention .flash").first
@@ -252,7 +262,8 @@ def test_retry_from_the_page_changes_the_row_in_the_sheets_sandbox(
     assert not status().startswith("invalid handle")
     assert wait_until(lambda: status() == "enriched", timeout=60), status()
     page.reload()
-    assert page.locator(f'#attention tr.error-record[data-location="{location}"]').count() == 0
+    gone = f'#attention tr.error-record[data-source="leads"][data-location="{location}"]'
+    assert page.locator(gone).count() == 0
     page.close()
 
 

@@ -12,6 +12,7 @@ import pytest
 from connector.pipeline.batches import poll_batches
 from connector.pipeline.cycle import release_held, run_cycle
 from connector.pipeline.delivery import deliver_ready, flush_outbox
+from connector.pipeline.recovery import serve_ready
 from connector.sandbox.stack import SandboxStack
 from connector.services import Services, build_services
 from connector.store import RecordEvent
@@ -160,3 +161,64 @@ def test_a_failed_call_is_an_event_without_credits(stack: SandboxStack, tmp_path
         assert event.error and "temporary failure" in event.error
     finally:
         services.close()
+
+
+def emails_crm(list_id: str) -> dict[str, Any]:
+    return {**crm(list_id), "identify_by": "handle_then_email"}
+
+
+def test_an_email_lookup_is_its_records_first_paid_step(
+    stack: SandboxStack, tmp_path: Path
+) -> None:
+    list_id = stack.seed_hubspot_list(
+        ["", ""], emails=["found_eli+instagram@example.com", "info@example.com"]
+    )
+    services = build(stack, tmp_path, [emails_crm(list_id)])
+    try:
+        report = run_cycle(services, "crm")
+        assert report.run_id is not None
+        events = services.store.fetch_run_records(report.run_id)
+        run = services.store.get_run(report.run_id)
+        assert run is not None
+    finally:
+        services.close()
+    steps = [(e.route, e.credits, e.status) for e in events]
+    assert ("e-mail lookup", 0.05, "e-mail matched") in steps
+    assert ("single", 1.0, "enriched") in steps
+    assert (None, 0.0, "invalid e-mail") in steps
+    assert sum(e.credits for e in events) == pytest.approx(run.credits_spent)
+    assert run.credits_spent == pytest.approx(stack.ic.stats()["credits_charged"])
+
+
+def test_a_basic_batch_of_emails_credits_each_lookup_to_its_run(
+    stack: SandboxStack, tmp_path: Path
+) -> None:
+    emails = [f"found_b{i}+instagram@example.com" for i in range(4)] + ["ghost_b@example.com"]
+    list_id = stack.seed_hubspot_list([""] * 5, emails=emails)
+    services = build(
+        stack,
+        tmp_path,
+        [emails_crm(list_id)],
+        pipeline={"batch_threshold": 3, "batch_poll_seconds": 0.2},
+    )
+    try:
+        report = run_cycle(services, "crm")
+        for _ in range(150):
+            poll_batches(services)
+            serve_ready(services)
+            flush_outbox(services)
+            if not services.store.fetch_open_batches():
+                break
+            time.sleep(0.1)
+        assert report.run_id is not None
+        events = services.store.fetch_run_records(report.run_id)
+        assert sorted(e.route or "" for e in events if e.credits) == (
+            ["batch"] * 4 + ["e-mail lookup"] * 4
+        )
+        assert [e.status for e in events if e.route == "e-mail lookup" and not e.credits] == [
+            "no creator for this e-mail"
+        ]
+        assert_runs_add_up(services)
+    finally:
+        services.close()
+    assert stack.ic.stats()["credits_by_kind"] == {"email": 0.2, "full": 4.0}

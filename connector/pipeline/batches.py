@@ -11,8 +11,8 @@ from connector.enrich.retry import describe_failure, is_ambiguous
 from connector.errors import ConnectorError, FatalError, RetryableError
 from connector.pipeline.context import PipelineServices
 from connector.pipeline.delivery import deliver_ready, mark_records, write_status
+from connector.pipeline.events import BATCH, save_lookup_events
 from connector.pipeline.holds import BATCH_HOLDER, UNCONFIRMED_HOLD
-from connector.pipeline.events import BATCH
 from connector.pipeline.report import CycleReport
 from connector.sources.base import Status
 from connector.store.models import EMAIL, Batch, BatchItem, LedgerKey
@@ -250,6 +250,8 @@ def _save_email_rows(
             (key.handle_key, "found", match.platform, match.username or match.url, row, cost)
         )
     services.store.save_email_results(answers, run_id=batch.run_id)
+    paid = {key: cost for key, outcome, _, cost in results if outcome == "found"}
+    save_lookup_events(services, paid, batch.run_id)
 
 
 def _build_matcher(items: Sequence[BatchItem]) -> Callable[[str], BatchItem | None]:

@@ -10,6 +10,7 @@ to the run's ``credits_spent``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from connector.pipeline.context import PipelineServices
@@ -20,6 +21,9 @@ CACHE = "cache"
 DUPLICATE = "duplicate"
 SINGLE = "single"
 BATCH = "batch"
+EMAIL_LOOKUP = "e-mail lookup"
+# The step of a record whose e-mail was matched to a creator (its enrichment follows).
+EMAIL_MATCHED = "e-mail matched"
 
 
 def build_item_event(
@@ -89,7 +93,8 @@ def build_invalid_events(
             RecordEvent(
                 run_id=run_id,
                 source=source,
-                status=Status.INVALID,
+                # "invalid handle: why" or "invalid e-mail: why": the kind is the status.
+                status=update.status.partition(":")[0].strip() or Status.INVALID,
                 record_key=update.key,
                 identity=record.identity if record else "",
                 location=record.location if record else "",
@@ -98,6 +103,47 @@ def build_invalid_events(
             )
         )
     return events
+
+
+def save_lookup_events(
+    services: PipelineServices, paid: Mapping[LedgerKey, float], run_id: str | None
+) -> None:
+    """The e-mail lookups just paid for, each on one record waiting for it (run ``run_id``).
+
+    The record then goes on to its creator, whose enrichment is a later event of its own.
+    """
+    if not paid:
+        return
+    waiting = services.store.fetch_work_for_keys(paid, states=("waiting",))
+    payers: dict[LedgerKey, WorkItem] = {}
+    for item in waiting:
+        current = payers.get(item.key)
+        if current is None or (current.run_id != run_id and item.run_id == run_id):
+            payers[item.key] = item
+    events = []
+    for key, cost in sorted(paid.items()):
+        payer = payers.get(key)
+        event = (
+            build_item_event(payer, run_id=run_id, status=EMAIL_MATCHED)
+            if payer is not None
+            else build_orphan_lookup(services, key, run_id=run_id)
+        )
+        events.append(replace(event, platform=None, route=EMAIL_LOOKUP, credits=cost))
+    save_events(services, events)
+
+
+def build_orphan_lookup(
+    services: PipelineServices, key: LedgerKey, *, run_id: str | None
+) -> RecordEvent:
+    """A paid e-mail lookup no waiting record took (kept so the run still adds up)."""
+    run = services.store.get_run(run_id) if run_id else None
+    return RecordEvent(
+        run_id=run_id,
+        source=run.source if run is not None else "",
+        status=EMAIL_MATCHED,
+        handle=key.handle_key,
+        error="paid for records another job had already moved on",
+    )
 
 
 def save_events(services: PipelineServices, events: Iterable[RecordEvent]) -> None:

@@ -18,7 +18,13 @@ from connector.errors import (
 )
 from connector.pipeline.context import PipelineServices
 from connector.pipeline.delivery import deliver_key, hand_back, write_status
-from connector.pipeline.events import SINGLE, build_item_event, save_events
+from connector.pipeline.events import (
+    EMAIL_LOOKUP,
+    SINGLE,
+    build_item_event,
+    save_events,
+    save_lookup_events,
+)
 from connector.pipeline.report import CycleReport
 from connector.retry import RetryPolicy, call_with_retries
 from connector.sources.base import Status
@@ -194,6 +200,7 @@ def enrich_singles(
             report.credits_spent += outcome.credits_cost
             if is_email_key(key):
                 report.email_matched += 1
+                save_lookup_events(services, {key: outcome.credits_cost}, report.run_id)
             else:
                 report.enriched += 1
                 deliver_key(services, key, report, paid=True)
@@ -227,8 +234,8 @@ def _record_unsaved(
             replace(
                 event,
                 handle=event.handle or key.handle_key,
-                platform=key.platform,
-                route=SINGLE,
+                platform=None if is_email_key(key) else key.platform,
+                route=EMAIL_LOOKUP if is_email_key(key) else SINGLE,
                 credits=error.credits_cost,
                 error=str(error.message),
             )

@@ -15,7 +15,7 @@ from connector.store import RecordEvent
 from connector.web.records import build_record_row
 
 # Records whose latest event says one of these wait for a human (``retry`` retries itself).
-NEEDS_ATTENTION = (Status.ERROR, Status.INVALID)
+NEEDS_ATTENTION = (Status.ERROR, Status.INVALID, Status.INVALID_EMAIL)
 ERROR_WINDOW = timedelta(days=30)
 MAX_RECORDS = 1000
 
