@@ -187,17 +187,22 @@ def quote_reenrich(services: Services, event_id: int) -> ReenrichQuote:
     get_source_settings(services, event.source)
     if not event.handle or not event.platform:
         raise ActionError(409, "this record has no creator to enrich (fix its handle, then retry)")
-    mode = services.settings.pipeline.mode
     try:
         handle = parse_handle(event.handle, event.platform)
     except InvalidHandleError as exc:
         raise ActionError(409, f"this record's handle is not valid: {exc}") from exc
+    mode = services.get_mode(event.source, handle.platform)
     key = LedgerKey(handle.platform, handle.handle_key, mode)
+    # A Raw or Profile record may have been served by the creator's Full answer: that is the
+    # one to replace, though the new answer is bought in the record's own tier.
+    full = LedgerKey(handle.platform, handle.handle_key, "full")
+    entries = store.get_ledger_entries([key, full])
+    entry = entries.get(key) or entries.get(full)
     latest = store.get_latest_credit_snapshot()
     return ReenrichQuote(
         event=event,
-        key=key,
-        entry=store.get_ledger_entries([key]).get(key),
+        key=entry.key if entry is not None else key,
+        entry=entry,
         price=get_price(mode),
         balance=latest.available if latest is not None else None,
     )
