@@ -248,6 +248,7 @@ def test_retry_from_the_page_changes_the_row_in_the_sheets_sandbox(
     row = page.locator(
         f'#attention tr.error-record[data-source="leads"][data-location="{location}"]'
     )
+    row.locator("xpath=ancestor::details").evaluate("group => { group.open = true; }")
     row.locator(".retry-button").click()
     page.wait_for_load_state()
     flash = page.locator("#attention .flash").first
