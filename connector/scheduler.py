@@ -36,8 +36,8 @@ log = logging.getLogger(__name__)
 NUDGE_EVERY = 2.0
 MISFIRE_GRACE = 60
 HOUSEKEEPING_EVERY = 3600.0
-# Runs, credit snapshots and alert deliveries older than this are deleted (the burn rate reads
-# 7 days, the dashboard 30); finished work items go sooner.
+# Runs, their record events, credit snapshots and alert deliveries older than this are deleted
+# (the burn rate reads 7 days, the dashboard 30); finished work items go sooner.
 HISTORY_DAYS = 90
 WORK_DAYS = 30
 BATCH_TICK = 5.0
@@ -47,7 +47,10 @@ HEARTBEAT_DAYS = 7
 
 
 def poll_source(services: Services, name: str) -> None:
-    """One cycle of one source (the job behind ``poll:<name>``)."""
+    """One cycle of one source (the job behind ``poll:<name>``), unless the source is paused."""
+    if services.store.is_source_paused(name):
+        log.debug("source paused: poll skipped", extra={"source": name})
+        return
     run_cycle(services, name)
 
 
@@ -82,6 +85,7 @@ def tick_housekeeping(services: Services) -> None:
     pruned = services.store.prune_history(now - timedelta(days=HISTORY_DAYS))
     pruned["work_items"] = services.store.delete_work(older_than=now - timedelta(days=WORK_DAYS))
     pruned["heartbeats"] = services.store.prune_heartbeats(now - timedelta(days=HEARTBEAT_DAYS))
+    pruned["record_events"] = services.store.prune_record_events(now - timedelta(days=HISTORY_DAYS))
     log.info("housekeeping", extra=pruned)
 
 

@@ -1,4 +1,4 @@
-"""Tests for ``connector sources check``: access, header lint and the strict mapping check."""
+"""``connector sources``: access, header lint, the strict mapping check, pause and resume."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from click.testing import CliRunner
 
 from connector.cli.context import CliContext
 from connector.cli.sources import sources_group
+from connector.config import parse_settings
 from connector.sandbox.stack import SandboxStack
+from connector.store import Store
 
 MAPPING = """kind: sheets
 fields:
@@ -49,3 +51,25 @@ def test_sources_check_passes_a_documented_mapping(stack: SandboxStack, tmp_path
     code, output = check(stack, tmp_path, MAPPING.replace("folower", "follower"))
     assert code == 0, output
     assert "✓ leads" in output
+
+
+def test_sources_pause_and_resume_are_kept_in_the_store(tmp_path: Path) -> None:
+    settings = parse_settings(
+        {
+            "data_dir": str(tmp_path),
+            "sources": [{"name": "leads", "type": "sheets", "spreadsheet": "k"}],
+        },
+        environ={},
+    )
+    context = CliContext(_settings=settings)
+    paused = CliRunner().invoke(sources_group, ["pause", "leads"], obj=context)
+    assert paused.exit_code == 0 and "paused" in paused.output
+    store = Store.open(settings.resolved_database_url)
+    try:
+        assert store.is_source_paused("leads")
+        resumed = CliRunner().invoke(sources_group, ["resume", "leads"], obj=context)
+        assert resumed.exit_code == 0 and not store.is_source_paused("leads")
+    finally:
+        store.close()
+    unknown = CliRunner().invoke(sources_group, ["pause", "nope"], obj=context)
+    assert unknown.exit_code == 2 and "nope" in unknown.output

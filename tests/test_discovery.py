@@ -213,8 +213,14 @@ def test_credits_equal_one_cent_per_creator_returned_and_a_short_result_stops_pa
     seen: list[tuple[int, int]] = []
     try:
         report = run_saved_search(services, "fit", progress=lambda n, of: seen.append((n, of)))
+        assert report.run_id is not None
+        events = services.store.fetch_run_records(report.run_id)
+        run = services.store.get_run(report.run_id)
     finally:
         services.close()
+    assert run is not None and len(events) == expected
+    assert {(e.status, e.route) for e in events} == {("discovered", "discovery")}
+    assert sum(e.credits for e in events) == pytest.approx(run.credits_spent, abs=1e-9)
     assert seen == [(10, 40), (20, 40), (expected, 40)]
     assert report.requests == 3
     assert report.returned == report.new == report.appended == expected

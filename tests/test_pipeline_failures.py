@@ -413,3 +413,32 @@ def test_a_creator_whose_paid_call_a_crash_interrupted_is_held_until_a_human_ret
     assert (served.cached, served.credits_spent) == (1, 0.0)
     assert [s for s, _ in sheet_statuses(stack, key)] == ["enriched", "enriched"]
     assert stack.ic.stats()["charges"] == {"instagram:found_quinn": 2}
+
+
+def test_an_intent_whose_upload_a_crash_interrupted_is_closed_and_its_records_held(
+    stack: SandboxStack, tmp_path: Path
+) -> None:
+    def killed_uploading(client: Any, *args: Any, **kwargs: Any) -> Any:
+        raise Killed  # the CSV may have left: the worker dies before the batch id is stored
+
+    list_id = stack.seed_hubspot_list(HANDLES[:6])
+    services = build(
+        stack,
+        tmp_path,
+        crm(list_id),
+        pipeline={"reservation_lease": "1s", "batch_threshold": 5},
+        wrap=lambda client: FlakyClient(client, "create_batch", killed_uploading),
+    )
+    try:
+        with pytest.raises(Killed):
+            run_cycle(services, "crm")
+        assert [b.status for b in services.store.fetch_open_batches()] == ["intent"]
+        time.sleep(1.2)  # the dead worker's lease lapses
+        resume_stalled(services)
+        flush_outbox(services)
+        assert services.store.fetch_open_batches() == []
+        # Nothing is uploaded again on its own: the records wait for a human retry.
+        assert {s for s, _ in statuses(stack, list_id)} == {"error"}
+        assert stack.ic.stats()["credits_charged"] == 0.0
+    finally:
+        services.close()

@@ -18,9 +18,11 @@ from connector.scheduler import (
     Heartbeat,
     RunningJobs,
     build_scheduler,
+    poll_source,
     tick_housekeeping,
 )
 from connector.services import build_services
+from connector.store import RecordEvent
 
 
 def settings_for(tmp_path: Path) -> dict:  # type: ignore[type-arg]
@@ -79,13 +81,17 @@ def test_housekeeping_drops_old_history_and_keeps_recent(tmp_path: Path) -> None
             clock=lambda: now - timedelta(days=HISTORY_DAYS + 1),
         )
         old_store.save_credit_snapshot(500.0, 10.0)
+        old_store.save_record_events([RecordEvent(run_id="old", source="leads", status="error")])
         old_store.close()
         store.save_credit_snapshot(400.0, 110.0)
+        store.save_record_events([RecordEvent(run_id="new", source="leads", status="enriched")])
         tick_housekeeping(services)
         history = store.fetch_credit_history()
+        events = store.fetch_records_in(["error", "enriched"])
     finally:
         services.close()
     assert [point.available for point in history] == [400.0]
+    assert [e.run_id for e in events] == ["new"]
 
 
 def test_running_jobs_are_counted_while_they_run(tmp_path: Path) -> None:
@@ -131,3 +137,15 @@ def test_worker_check_reports_heartbeats_and_fails_without_a_live_worker(tmp_pat
     alive = CliRunner().invoke(worker_command, ["--check"], obj=CliContext(config_path=str(config)))
     assert alive.exit_code == 0, alive.output
     assert f"{services.worker_id}  running  last beat" in alive.stdout
+
+
+def test_a_paused_source_is_not_polled(tmp_path: Path) -> None:
+    services = build_services(parse_settings(settings_for(tmp_path), environ={}))
+    try:
+        services.store.pause_source("leads")
+        # The source's sheet does not exist: a poll would start a run and record a failure.
+        poll_source(services, "leads")
+        assert services.store.fetch_runs() == []
+        assert services.store.get_source_state("leads")["last_poll_at"] is None
+    finally:
+        services.close()

@@ -304,8 +304,18 @@ def test_login_form(client: FlaskClient) -> None:
     assert client.get("/").status_code == 200
 
 
-def test_session_cookie_does_not_open_the_api(client: FlaskClient) -> None:
-    login(client)
+def test_a_signed_in_browser_may_call_the_api_and_changes_need_its_csrf_token(
+    client: FlaskClient, store: Store
+) -> None:
+    csrf = login(client)
+    assert client.get("/api/status").status_code == 200
+    refused = client.post("/api/sources/leads/sync")
+    assert refused.status_code == 403 and "CSRF" in refused.get_json()["error"]
+    assert store.take_poll_requests() == set()
+    accepted = client.post("/api/sources/leads/sync", headers={"X-CSRF-Token": csrf})
+    assert accepted.status_code == 202
+    assert store.take_poll_requests() == {"leads"}
+    client.post("/logout")
     assert client.get("/api/status").status_code == 401
 
 

@@ -5,10 +5,21 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connector.web.chart import HEIGHT, WIDTH, Threshold, build_credit_chart
+from connector.web.chart import (
+    BOTTOM,
+    HEIGHT,
+    LEFT,
+    RIGHT,
+    WIDTH,
+    Threshold,
+    build_credit_chart,
+    format_tick,
+    get_time_ticks,
+)
 
 NS = {"svg": "http://www.w3.org/2000/svg"}
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -86,7 +97,7 @@ def test_distant_runout_is_a_label_at_the_edge() -> None:
     root = parse(build_credit_chart(points(900, 890, 880), LADDER, runout))
     marker = root.find(".//svg:g[@class='runout runout-beyond']", NS)
     assert marker is not None and "runs out" in "".join(marker.itertext())
-    assert max(x for x, _ in polyline(root)) == WIDTH - 16
+    assert max(x for x, _ in polyline(root)) == WIDTH - RIGHT
 
 
 def test_labels_are_escaped() -> None:
@@ -123,3 +134,82 @@ def test_any_history_renders_a_well_formed_chart_inside_the_viewbox(
     if len(history) > 1:
         for x, y in polyline(root):
             assert 0 <= x <= WIDTH and 0 <= y <= HEIGHT
+
+
+def time_labels(root: ET.Element) -> list[str]:
+    return [t.text or "" for t in root.findall(".//svg:text[@class='time-label']", NS)]
+
+
+@pytest.mark.parametrize(
+    ("span", "first_label"),
+    [
+        (timedelta(minutes=1), "Nov 01 00:00:00"),
+        (timedelta(hours=3), "Nov 01 00:00"),
+        (timedelta(days=20), "Nov 02"),  # weekly ticks fall on Mondays
+    ],
+)
+def test_any_history_length_gets_three_to_six_round_time_labels(
+    span: timedelta, first_label: str
+) -> None:
+    history = points(900, 800, 700, 650, step=span / 3)
+    root = parse(build_credit_chart(history, LADDER))
+    labels = time_labels(root)
+    assert 3 <= len(labels) <= 6 and labels[0] == first_label
+    xs = [x for x, _ in polyline(root)]
+    assert xs[-1] - xs[0] == WIDTH - LEFT - RIGHT, "the readings fill the width, no cliff"
+
+
+def test_every_reading_is_a_dot_with_its_time_and_value() -> None:
+    root = parse(build_credit_chart(points(900, 700, 450, step=timedelta(minutes=10)), LADDER))
+    dots = root.findall(".//svg:circle[@class='balance-point']", NS)
+    assert len(dots) == 3
+    assert dots[1].find("svg:title", NS).text == "2026-11-01 00:10:00 UTC: 700"  # type: ignore[union-attr]
+
+
+def test_the_forecast_ends_at_the_date_its_label_names() -> None:
+    runout = T0 + timedelta(days=3)
+    root = parse(build_credit_chart(points(900, 600, 300), LADDER, runout))
+    marker = root.find(".//svg:g[@class='runout']", NS)
+    assert marker is not None
+    line = marker.find("svg:line[@class='forecast']", NS)
+    point = marker.find("svg:circle", NS)
+    assert line is not None and point is not None
+    assert float(line.attrib["x2"]) == float(point.attrib["cx"]) == WIDTH - RIGHT
+    assert float(line.attrib["y2"]) == HEIGHT - BOTTOM, "the line reaches zero at that date"
+
+
+def test_a_far_forecast_is_named_without_pointing_past_the_chart() -> None:
+    runout = T0 + timedelta(days=40)
+    root = parse(build_credit_chart(points(900, 890, 880), LADDER, runout))
+    note = "".join(root.find(".//svg:g[@class='runout runout-beyond']", NS).itertext())  # type: ignore[union-attr]
+    assert note == "at this rate: runs out Dec 11 (past the chart)"
+    assert "→" not in note
+
+
+def test_the_latest_balance_label_sits_off_the_line() -> None:
+    root = parse(build_credit_chart(points(900, 700, 450), LADDER))
+    label = root.find(".//svg:text[@class='balance-label halo']", NS)
+    dots = root.findall(".//svg:circle[@class='balance-point']", NS)
+    assert label is not None and label.text == "450"
+    assert abs(float(label.attrib["y"]) - float(dots[-1].attrib["cy"])) >= 10
+
+
+@pytest.mark.parametrize(
+    ("when", "step", "previous", "text"),
+    [
+        (T0, timedelta(seconds=15), None, "Nov 01 00:00:00"),
+        (T0 + timedelta(hours=6), timedelta(hours=6), T0, "06:00"),
+        (T0 + timedelta(days=1), timedelta(hours=6), T0, "Nov 02 00:00"),
+        (T0, timedelta(days=7), None, "Nov 01"),
+    ],
+)
+def test_tick_labels_show_the_date_when_it_changes(
+    when: datetime, step: timedelta, previous: datetime | None, text: str
+) -> None:
+    assert format_tick(when, step, previous) == text
+
+
+def test_time_ticks_are_round() -> None:
+    ticks, step = get_time_ticks(T0 + timedelta(minutes=7), T0 + timedelta(hours=2, minutes=7))
+    assert step == timedelta(minutes=30)
+    assert ticks[0] == T0 + timedelta(minutes=30) and len(ticks) == 4

@@ -159,7 +159,8 @@ def test_dashboard_shows_every_section(client: FlaskClient, store: Store) -> Non
 def test_dashboard_renders_an_empty_store(client: FlaskClient) -> None:
     login(client)
     page = client.get("/").get_data(as_text=True)
-    assert "No balance history yet" in page and "No runs yet." in page
+    assert "No balance history yet" in page and "No runs yet" in page
+    assert "All clear" in page
 
 
 def test_dashboard_escapes_stored_text(client: FlaskClient, store: Store) -> None:

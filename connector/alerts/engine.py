@@ -44,6 +44,14 @@ _TITLES = {
 }
 
 
+def get_rule_label(rule: str) -> str:
+    """What a rule watches, as a person reads it (``Source failing: leads`` for sources)."""
+    if rule in _TITLES:
+        return _TITLES[rule]
+    kind, _, name = rule.partition(":")
+    return f"Source failing: {name}" if kind == "source" and name else rule
+
+
 def build_alert(
     measurement: Measurement,
     decision: Decision,
@@ -56,7 +64,7 @@ def build_alert(
     kind = {"reminder": "alert.reminder"}.get(decision.action, "alert.firing")
     if decision.action == "transition" and decision.state == "ok":
         kind = "alert.resolved"
-    label = _TITLES.get(measurement.rule) or f"Source failing: {measurement.rule.split(':', 1)[1]}"
+    label = get_rule_label(measurement.rule)
     prefix = {
         "alert.resolved": "Resolved",
         "alert.reminder": f"Still {decision.state}",

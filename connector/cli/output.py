@@ -15,6 +15,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from connector.pipeline.plan import build_plan_summary
 from connector.pipeline.report import CycleReport
 
 RUN_FIGURES = (
@@ -107,10 +108,4 @@ def render_plan(report: CycleReport, console: Console) -> None:
             *(str(row.get(c, "")) for c in ("kind", "record", "platform", "handle", "detail"))
         )
     console.print(table)
-    console.print(
-        f"records {report.records} · invalid {report.invalid} · duplicates {report.duplicates} · "
-        f"cached {report.cached} · to enrich {report.routes['single']} single + "
-        f"{report.routes['batch']} batch · e-mail lookups {report.routes.get('email', 0)} · "
-        f"quote {report.quote:g} credits · saved {report.credits_saved:g}",
-        highlight=False,
-    )
+    console.print(build_plan_summary(report), highlight=False)

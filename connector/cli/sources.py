@@ -1,4 +1,4 @@
-"""``connector sources check``: access, headers/properties and mapping lint for every source."""
+"""``connector sources``: check access, headers/properties and mappings; pause and resume."""
 
 from __future__ import annotations
 
@@ -52,6 +52,40 @@ def check_command(source_names: tuple[str, ...]) -> None:
         services.close()
     if failed:
         sys.exit(1)
+
+
+@sources_group.command("pause")
+@click.argument("source")
+@handle_errors
+def pause_command(source: str) -> None:
+    """Stop the worker polling SOURCE until it is resumed (as the dashboard's Pause button).
+
+    Batches already sent are still collected and written back.
+    """
+    _set_paused(source, paused=True)
+    click.echo(f"{source}: paused; the worker does not poll it until `connector sources resume`")
+
+
+@sources_group.command("resume")
+@click.argument("source")
+@handle_errors
+def resume_command(source: str) -> None:
+    """Poll SOURCE again, starting at the worker's next tick."""
+    _set_paused(source, paused=False)
+    click.echo(f"{source}: resumed; the worker polls it within seconds")
+
+
+def _set_paused(source: str, *, paused: bool) -> None:
+    settings = get_context().settings()
+    settings.get_source(source)
+    services = build_services(settings)
+    try:
+        if paused:
+            services.store.pause_source(source)
+        else:
+            services.store.resume_source(source)
+    finally:
+        services.close()
 
 
 COMMANDS = [sources_group]

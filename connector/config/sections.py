@@ -97,6 +97,9 @@ class HubSpotSettings(SettingsSection):
     bootstrap_properties: bool = True
     property_group: str = "influencers_club"
     property_group_label: str = "influencers.club"
+    # The portal (hub) id, for links from the dashboard to contact records.
+    portal_id: int | None = Field(None, ge=1)
+    app_url: str = "https://app.hubspot.com"
 
 
 class SheetSourceSettings(SettingsSection):
@@ -181,7 +184,8 @@ class CreditsSettings(SettingsSection):
     )
     hysteresis: float = Field(0.05, ge=0, le=1)
     forecast_days: float | None = Field(7, ge=0)
-    min_history: Seconds = 86400.0
+    # A burn rate from minutes of readings extrapolates noise to a day: an hour at the least.
+    min_history: Annotated[Seconds, Field(ge=3600)] = 86400.0
     reminder_every: Seconds | None = None
     source_failing_after: Seconds = 3600.0
 

@@ -127,7 +127,6 @@ def build_demo_settings(
         pipeline={"batch_poll_seconds": 1, "outbox_flush_every": 2, "approval_over": 150},
         credits={
             "check_every": 3,
-            "min_history": 0,
             "low_balance": [{"level": "warn", "below": 500}, {"level": "critical", "below": 100}],
         },
         alerts={

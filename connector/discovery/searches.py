@@ -21,6 +21,7 @@ from connector.discovery.destinations import (
     build_destination,
     parse_creator,
 )
+from connector.discovery.events import KNOWN, NEW, UNUSABLE, build_page_events
 from connector.errors import ConfigError, ConnectorError
 
 log = logging.getLogger(__name__)
@@ -306,15 +307,19 @@ def _page(
         report.returned += len(page.accounts)
         report.credits_spent = round(report.credits_spent + page.credits_cost, 6)
         fresh: list[Creator] = []
+        outcomes: list[tuple[str, str]] = []
         for account in page.accounts:
             creator = parse_creator(account, search.platform)
             if creator is None:
                 report.unusable += 1
+                outcomes.append((str(account.get("username") or ""), UNUSABLE))
             elif creator.handle.handle_key.lstrip("@") in seen:
                 report.duplicates += 1
+                outcomes.append((creator.handle.value, KNOWN))
             else:
                 seen.add(creator.handle.handle_key.lstrip("@"))
                 fresh.append(creator)
+                outcomes.append((creator.handle.value, NEW))
         report.new += len(fresh)
         if fresh:
             # Delivered before being recorded: a crash in between leaves them in the
@@ -324,6 +329,16 @@ def _page(
                 services.store.save_discovered(
                     search.name, search.platform, creator.handle.handle_key, search.destination
                 )
+        services.store.save_record_events(
+            build_page_events(
+                report.run_id,
+                f"{RUN_PREFIX}{search.name}"[:64],
+                search.destination,
+                search.platform,
+                outcomes,
+                page.credits_cost,
+            )
+        )
         if progress is not None:
             progress(report.returned, budget)
         report.stopped_because = get_stop_reason(

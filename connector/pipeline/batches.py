@@ -11,6 +11,7 @@ from connector.enrich.retry import describe_failure, is_ambiguous
 from connector.errors import ConnectorError, FatalError, RetryableError
 from connector.pipeline.context import PipelineServices
 from connector.pipeline.delivery import deliver_ready, mark_records, write_status
+from connector.pipeline.events import BATCH, save_lookup_events
 from connector.pipeline.holds import BATCH_HOLDER, UNCONFIRMED_HOLD
 from connector.pipeline.report import CycleReport
 from connector.sources.base import Status
@@ -167,7 +168,7 @@ def poll_batches(services: PipelineServices, report: CycleReport | None = None) 
         )
         if status.status == "finished":
             paid = _collect(services, batch, report)
-            deliver_ready(services, paid=paid, report=report)
+            deliver_ready(services, paid=paid, paid_run=batch.run_id, route=BATCH, report=report)
         elif status.status == "failed":
             _fail_items(services, batch, status.status_message or "the batch failed", retry=False)
         elif status.status == "paused_insufficient_credits":
@@ -249,6 +250,8 @@ def _save_email_rows(
             (key.handle_key, "found", match.platform, match.username or match.url, row, cost)
         )
     services.store.save_email_results(answers, run_id=batch.run_id)
+    paid = {key: cost for key, outcome, _, cost in results if outcome == "found"}
+    save_lookup_events(services, paid, batch.run_id)
 
 
 def _build_matcher(items: Sequence[BatchItem]) -> Callable[[str], BatchItem | None]:
@@ -320,4 +323,4 @@ def _fail_keys(
     items = services.store.fetch_work_for_keys(keys, states=("waiting",))
     services.store.set_work_state([w.id for w in items], "failed", error=reason)
     status = Status.RETRY if retry else Status.ERROR
-    write_status(services, items, status, reason)
+    write_status(services, items, status, reason, route=BATCH)

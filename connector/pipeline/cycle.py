@@ -14,6 +14,7 @@ from connector.pipeline.delivery import (
     get_lease,
     mark_records,
 )
+from connector.pipeline.events import build_invalid_events, save_events, save_held_events
 from connector.pipeline.plan import build_plan
 from connector.pipeline.records import Parsed, parse_records
 from connector.pipeline.report import CycleReport
@@ -59,9 +60,12 @@ def run_cycle(
         store.release_records(source_name, [POLL_LOCK], services.worker_id)
     store.record_source_success(source_name)
     report.records, report.invalid = len(records), len(invalid)
+    save_events(services, build_invalid_events(report.run_id, source_name, records, invalid))
     process_work(services, work, report)
     flush_outbox(services, source_name)
     _finish_run(services, report)
+    if report.held:
+        save_held_events(services, report.run_id, source_name)
     log.info(
         "cycle done",
         extra={"source": source_name, "worker": services.worker_id, **report.as_dict()},

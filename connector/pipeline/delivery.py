@@ -12,9 +12,18 @@ from connector.enrich.models import get_price
 from connector.errors import ConnectorError
 from connector.mapping import apply_mapping
 from connector.pipeline.context import PipelineServices
+from connector.pipeline.events import (
+    BATCH,
+    CACHE,
+    DUPLICATE,
+    SINGLE,
+    build_item_event,
+    build_orphan_event,
+    save_events,
+)
 from connector.pipeline.report import CycleReport
 from connector.sources.base import RecordUpdate, Status
-from connector.store.models import EmailLookup, LedgerEntry, LedgerKey, WorkItem
+from connector.store.models import EmailLookup, LedgerEntry, LedgerKey, RecordEvent, WorkItem
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +90,8 @@ def deliver_key(
     """Serve every work item waiting on ``key`` from its (just saved) ledger entry."""
     entries = services.store.get_ledger_entries([key])
     items = services.store.fetch_work_for_keys([key], states=("waiting",))
-    deliver(services, items, entries, report, paid={key} if paid else set())
+    paid_keys = {key} if paid else set()
+    deliver(services, items, entries, report, paid=paid_keys, paid_run=report.run_id, route=SINGLE)
 
 
 def deliver(
@@ -91,38 +101,73 @@ def deliver(
     report: CycleReport,
     *,
     paid: set[LedgerKey],
+    paid_run: str | None = None,
+    route: str = SINGLE,
 ) -> None:
-    """Map ledger entries onto work items and put the write-backs into the outbox."""
+    """Map ledger entries onto work items and put the write-backs into the outbox.
+
+    ``paid`` names the keys just paid for through ``route``, credited to run ``paid_run``: one
+    record of each carries the credit in its event (see ``pipeline/events.py``).
+    """
     store = services.store
     by_source: dict[str, list[WorkItem]] = defaultdict(list)
     for item in items:
         if item.key in entries:
             by_source[item.source].append(item)
-    counted_payment: set[LedgerKey] = set()
+    payers = _pick_payers([i for i in items if i.key in entries and i.key in paid], paid_run)
     saved_by_run: dict[str, float] = defaultdict(float)
+    events: list[RecordEvent] = []
     for source_name, source_items in by_source.items():
         mapping = services.get_mapping(source_name)
         hashes = store.get_written_hashes(source_name, [w.identity for w in source_items])
         writes = []
         for item in source_items:
             entry = entries[item.key]
-            if entry.outcome == "found":
-                if item.key in paid and item.key not in counted_payment:
-                    counted_payment.add(item.key)
-                else:
-                    report.credits_saved += get_price(item.key.mode)
-                    if item.run_id is not None:
-                        saved_by_run[item.run_id] += get_price(item.key.mode)
+            payer = payers.get(item.key) == item.id
+            if entry.outcome == "found" and not payer:
+                report.credits_saved += get_price(item.key.mode)
+                if item.run_id is not None:
+                    saved_by_run[item.run_id] += get_price(item.key.mode)
             update, new_hashes = _build_update(
                 services, mapping, item, entry, hashes.get(item.identity, {})
             )
             writes.append((item.record_key, build_payload(update, item.identity, new_hashes)))
+            events.append(
+                build_item_event(
+                    item,
+                    run_id=paid_run if payer else item.run_id or report.run_id,
+                    status=update.status,
+                    route=route if payer else DUPLICATE if item.key in paid else CACHE,
+                    credits=entry.credits_cost if payer else 0.0,
+                    error=update.error,
+                    fields=update.values,
+                )
+            )
         store.enqueue_writes(source_name, writes, run_id=report.run_id)
         store.set_work_state([w.id for w in source_items], "done")
+    orphans = sorted(paid - set(payers))
+    if orphans:
+        found = store.get_ledger_entries(orphans)
+        events += [
+            build_orphan_event(services, k, found[k], run_id=paid_run, route=route)
+            for k in orphans
+            if k in found
+        ]
+    save_events(services, events)
     if report.run_id is None:
         # Work served outside its own cycle (a finished batch): credit the runs it came from.
         for run_id, saved in saved_by_run.items():
             store.add_run_credits(run_id, saved=saved)
+
+
+def _pick_payers(items: Sequence[WorkItem], paid_run: str | None) -> dict[LedgerKey, int]:
+    """The record that paid for each key: one of the credited run's own records if any."""
+    payers: dict[LedgerKey, WorkItem] = {}
+    for item in items:
+        current = payers.get(item.key)
+        if current is None or (current.run_id != paid_run and item.run_id == paid_run):
+            payers[item.key] = item
+    return {key: item.id for key, item in payers.items()}
 
 
 def _build_update(
@@ -221,9 +266,17 @@ def mark_records(
 
 
 def write_status(
-    services: PipelineServices, items: Sequence[WorkItem], status: str, error: str
+    services: PipelineServices,
+    items: Sequence[WorkItem],
+    status: str,
+    error: str,
+    *,
+    route: str | None = None,
 ) -> None:
-    """Queue a final status (and error) for the items' records in the outbox."""
+    """Queue a final status (and error) for the items' records in the outbox.
+
+    ``route`` is how the failed attempt went (``single``, ``batch``), for the record events.
+    """
     by_source: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
     for item in items:
         update = RecordUpdate(
@@ -236,6 +289,13 @@ def write_status(
         by_source[item.source].append((item.record_key, build_payload(update, item.identity)))
     for source_name, writes in by_source.items():
         services.store.enqueue_writes(source_name, writes)
+    save_events(
+        services,
+        (
+            build_item_event(item, run_id=item.run_id, status=status, route=route, error=error)
+            for item in items
+        ),
+    )
 
 
 def deliver_ready(
@@ -243,18 +303,21 @@ def deliver_ready(
     source_name: str | None = None,
     *,
     paid: Iterable[LedgerKey] = (),
+    paid_run: str | None = None,
+    route: str = BATCH,
     report: CycleReport | None = None,
 ) -> CycleReport:
     """Serve waiting work whose creator now has a fresh ledger entry (e.g. a finished batch).
 
-    ``paid`` names keys paid for since their work was parked, so the first record served for
-    each is not counted as a saving.
+    ``paid`` names keys paid for (through ``route``, credited to ``paid_run``) since their work
+    was parked, so the first record served for each is not counted as a saving.
     """
     report = report or CycleReport(source=source_name or "*")
     items = services.store.fetch_ready_work(source_name)
-    if items:
+    paid = set(paid)
+    if items or paid:
         entries = get_fresh(services, {w.key for w in items})
-        deliver(services, items, entries, report, paid=set(paid))
+        deliver(services, items, entries, report, paid=paid, paid_run=paid_run, route=route)
     return report
 
 

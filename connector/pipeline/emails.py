@@ -18,6 +18,7 @@ from connector.handles import PLATFORMS, parse_handle
 from connector.pipeline.batches import submit_batches
 from connector.pipeline.context import PipelineServices
 from connector.pipeline.delivery import get_fresh_emails, get_lease, mark_records, write_status
+from connector.pipeline.events import EMAIL_LOOKUP
 from connector.pipeline.holds import fail_held_records
 from connector.pipeline.lease import LeaseKeeper
 from connector.pipeline.report import CycleReport
@@ -88,10 +89,10 @@ def apply_lookups(
         moves[(key, value)].append(item.id)
     if unknown:
         store.set_work_state([w.id for w in unknown], "done")
-        write_status(services, unknown, Status.NO_CREATOR, "")
+        write_status(services, unknown, Status.NO_CREATOR, "", route=EMAIL_LOOKUP)
     for message, failed in unusable.items():
         store.set_work_state([w.id for w in failed], "failed", error=message)
-        write_status(services, failed, Status.ERROR, message)
+        write_status(services, failed, Status.ERROR, message, route=EMAIL_LOOKUP)
         report.errors += len(failed)
     moved: list[WorkItem] = []
     for (key, value), ids in moves.items():

@@ -164,3 +164,13 @@ def _resolve_emails(
         )
         resolved.append(replace(item, key=key, handle_value=handle.value))
     return resolved
+
+
+def build_plan_summary(report: CycleReport) -> str:
+    """The one-line summary under a plan: records, routes, quote and savings."""
+    return (
+        f"records {report.records} · invalid {report.invalid} · duplicates {report.duplicates} · "
+        f"cached {report.cached} · to enrich {report.routes['single']} single + "
+        f"{report.routes['batch']} batch · e-mail lookups {report.routes.get('email', 0)} · "
+        f"quote {report.quote:g} credits · saved {report.credits_saved:g}"
+    )

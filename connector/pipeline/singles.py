@@ -18,10 +18,17 @@ from connector.errors import (
 )
 from connector.pipeline.context import PipelineServices
 from connector.pipeline.delivery import deliver_key, hand_back, write_status
+from connector.pipeline.events import (
+    EMAIL_LOOKUP,
+    SINGLE,
+    build_item_event,
+    save_events,
+    save_lookup_events,
+)
 from connector.pipeline.report import CycleReport
 from connector.retry import RetryPolicy, call_with_retries
 from connector.sources.base import Status
-from connector.store.models import LedgerKey, is_email_key
+from connector.store.models import LedgerKey, RecordEvent, is_email_key
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +184,7 @@ def enrich_singles(
             report.credits_spent += outcome.credits_cost
             report.errors += 1
             unsaved.append(outcome)
+            _record_unsaved(services, key, outcome, report)
         elif isinstance(outcome, FatalError):
             fatal = fatal or outcome
             store.release([key], owner)
@@ -192,6 +200,7 @@ def enrich_singles(
             report.credits_spent += outcome.credits_cost
             if is_email_key(key):
                 report.email_matched += 1
+                save_lookup_events(services, {key: outcome.credits_cost}, report.run_id)
             else:
                 report.enriched += 1
                 deliver_key(services, key, report, paid=True)
@@ -207,6 +216,31 @@ def enrich_singles(
         )
     if fatal is not None:
         raise fatal
+
+
+def _record_unsaved(
+    services: PipelineServices, key: LedgerKey, error: UnsavedResultError, report: CycleReport
+) -> None:
+    """The paid credit of an answer that was lost goes on the record that asked for it."""
+    items = services.store.fetch_work_for_keys([key], states=("waiting",))
+    event = (
+        build_item_event(items[0], run_id=report.run_id, status=Status.ERROR)
+        if items
+        else RecordEvent(run_id=report.run_id, source=report.source, status=Status.ERROR)
+    )
+    save_events(
+        services,
+        [
+            replace(
+                event,
+                handle=event.handle or key.handle_key,
+                platform=None if is_email_key(key) else key.platform,
+                route=EMAIL_LOOKUP if is_email_key(key) else SINGLE,
+                credits=error.credits_cost,
+                error=str(error.message),
+            )
+        ],
+    )
 
 
 def _record_failure(
@@ -225,4 +259,4 @@ def _record_failure(
     else:
         status, text = Status.ERROR, str(error)
     store.set_work_state([w.id for w in items], "failed", error=text)
-    write_status(services, items, status, text)
+    write_status(services, items, status, text, route=SINGLE)

@@ -32,6 +32,7 @@ from connector.store.models import (
     NewWork,
     OutboxWrite,
     Outcome,
+    RecordEvent,
     Run,
     RunStatus,
     WorkerBeat,
@@ -40,6 +41,7 @@ from connector.store.models import (
     WorkState,
 )
 from connector.store.outbox import OutboxMixin
+from connector.store.records import RecordMixin
 from connector.store.runs import RunMixin
 from connector.store.state import StateMixin
 from connector.store.work import WorkMixin
@@ -60,6 +62,7 @@ __all__ = [
     "NewWork",
     "OutboxWrite",
     "Outcome",
+    "RecordEvent",
     "Run",
     "RunStatus",
     "Store",
@@ -76,6 +79,7 @@ class Store(
     BatchMixin,
     OutboxMixin,
     RunMixin,
+    RecordMixin,
     AlertMixin,
     StateMixin,
     MediaMixin,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +12,20 @@ from connector.logs import redact
 from connector.store.base import StoreBase
 from connector.store.models import AlertLevel, AlertState, Delivery
 from connector.store.schema import alert_states, deliveries
+
+
+def _delivery(row: Any) -> Delivery:
+    # Masked when read too: rows stored before masking existed keep their raw detail.
+    return Delivery(
+        row.id,
+        row.sent_at,
+        row.channel,
+        row.rule,
+        row.state,
+        row.payload,
+        bool(row.ok),
+        redact(row.detail or ""),
+    )
 
 
 def _state(row: Any) -> AlertState:
@@ -118,18 +133,17 @@ class AlertMixin(StoreBase):
             .order_by(deliveries.c.sent_at.desc(), deliveries.c.id.desc())
             .limit(limit)
         )
-        return self.transaction(
-            lambda conn: [
-                Delivery(
-                    r.id,
-                    r.sent_at,
-                    r.channel,
-                    r.rule,
-                    r.state,
-                    r.payload,
-                    bool(r.ok),
-                    redact(r.detail or ""),
-                )
-                for r in conn.execute(query)
-            ]
+        return self.transaction(lambda conn: [_delivery(r) for r in conn.execute(query)])
+
+    def fetch_last_deliveries(self, rules: Iterable[str]) -> dict[str, Delivery]:
+        """The newest delivery of each of ``rules`` (its payload holds the message text)."""
+        wanted = sorted(set(rules))
+        if not wanted:
+            return {}
+        newest = (
+            sa.select(sa.func.max(deliveries.c.id))
+            .where(deliveries.c.rule.in_(wanted))
+            .group_by(deliveries.c.rule)
         )
+        query = sa.select(deliveries).where(deliveries.c.id.in_(newest))
+        return self.transaction(lambda conn: {r.rule: _delivery(r) for r in conn.execute(query)})

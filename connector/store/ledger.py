@@ -37,6 +37,7 @@ def _entry(row: Any) -> LedgerEntry:
         profile=row.profile,
         credits_cost=float(row.credits_cost),
         fetched_at=row.fetched_at,
+        refresh_requested_at=row.refresh_requested_at,
     )
 
 
@@ -49,12 +50,16 @@ class LedgerMixin(StoreBase):
         found_max_age: timedelta | None = None,
         not_found_max_age: timedelta | None = None,
     ) -> sa.ColumnElement[bool]:
-        """SQL condition: the ledger row is within its outcome's freshness window."""
+        """SQL condition: the ledger row is within its outcome's freshness window (and nobody
+        asked to enrich the creator again)."""
         found = found_max_age if found_max_age is not None else self.found_max_age
         missing = not_found_max_age if not_found_max_age is not None else self.not_found_max_age
-        return sa.or_(
-            sa.and_(ledger.c.outcome == "found", ledger.c.fetched_at > now - found),
-            sa.and_(ledger.c.outcome == "not_found", ledger.c.fetched_at > now - missing),
+        return sa.and_(
+            ledger.c.refresh_requested_at.is_(None),
+            sa.or_(
+                sa.and_(ledger.c.outcome == "found", ledger.c.fetched_at > now - found),
+                sa.and_(ledger.c.outcome == "not_found", ledger.c.fetched_at > now - missing),
+            ),
         )
 
     def lookup_fresh(
@@ -133,6 +138,7 @@ class LedgerMixin(StoreBase):
                 "profile": profile,
                 "credits_cost": float(cost),
                 "fetched_at": now,
+                "refresh_requested_at": None,
             }
         if not rows:
             return
@@ -145,12 +151,44 @@ class LedgerMixin(StoreBase):
                     ledger,
                     [rows[k] for k in chunk],
                     index=["platform", "handle_key", "mode"],
-                    update=["outcome", "profile", "credits_cost", "fetched_at"],
+                    update=[
+                        "outcome",
+                        "profile",
+                        "credits_cost",
+                        "fetched_at",
+                        "refresh_requested_at",
+                    ],
                 )
                 conn.execute(sa.delete(reservations).where(key_in(reservations, chunk)))
             credit_run(conn, run_id, sum(r["credits_cost"] for r in rows.values()))
 
         self.transaction(work)
+
+    def request_refresh(self, key: LedgerKey, fetched_at: datetime) -> bool:
+        """Make the entry of ``key`` stale so the next record of it pays for a new answer.
+
+        Compare-and-set on the ``fetched_at`` the human saw with the price: a second click, or
+        a confirmation made before the new answer arrived, changes nothing (True only once).
+        """
+        stmt = (
+            sa.update(ledger)
+            .where(
+                key_in(ledger, [LedgerKey(*key)]),
+                ledger.c.fetched_at == fetched_at,
+                ledger.c.refresh_requested_at.is_(None),
+            )
+            .values(refresh_requested_at=self.now())
+        )
+        return bool(self.transaction(lambda conn: conn.execute(stmt).rowcount))
+
+    def cancel_refresh(self, key: LedgerKey) -> bool:
+        """Undo ``request_refresh`` (the record could not be queued again); True if undone."""
+        stmt = (
+            sa.update(ledger)
+            .where(key_in(ledger, [LedgerKey(*key)]), ledger.c.refresh_requested_at.is_not(None))
+            .values(refresh_requested_at=None)
+        )
+        return bool(self.transaction(lambda conn: conn.execute(stmt).rowcount))
 
     def fetch_ledger_handles(self, platform: str, limit: int = 10_000) -> list[str]:
         """Handle keys in the ledger for ``platform``, most recently fetched first."""

@@ -60,6 +60,7 @@ class LedgerEntry:
     profile: dict[str, Any] | None
     credits_cost: float
     fetched_at: datetime
+    refresh_requested_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,33 @@ class Run:
     error: str | None = None
     credits_spent: float = 0.0
     credits_saved: float = 0.0
+    records: int = 0
+
+
+@dataclass(frozen=True)
+class RecordEvent:
+    """What happened to one record in one run: where it is, the route, its cost, what was written.
+
+    ``route`` says how the answer was served (``cache``, ``duplicate``, ``single``, ``batch``,
+    …; None when no answer was involved, e.g. an invalid handle); ``credits`` is what this
+    record's run paid for it (the record that paid for a creator gets the credit, every other
+    record served the same answer 0). ``fields`` maps each target written to its value.
+    """
+
+    run_id: str | None
+    source: str
+    status: str
+    record_key: str = ""
+    identity: str = ""
+    location: str = ""
+    handle: str = ""
+    platform: str | None = None
+    route: str | None = None
+    credits: float = 0.0
+    error: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+    id: int | None = None
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,12 @@ class RunMixin(StoreBase):
         values: dict[str, Any] = {"status": status, "finished_at": self.now(), "error": error}
         if stats is not None:
             values["stats"] = stats
+            fetched = stats.get("records")
+            if isinstance(fetched, int):
+                # A held run finishes again when released: its first count stays.
+                values["records"] = sa.case(
+                    (runs.c.records < fetched, fetched), else_=runs.c.records
+                )
         if credits_spent is not None:
             values["credits_spent"] = credits_spent
         if credits_saved is not None:
@@ -165,11 +171,39 @@ class RunMixin(StoreBase):
         )
         self.transaction(lambda conn: conn.execute(stmt))
 
-    def fetch_runs(self, limit: int = 20, *, source: str | None = None) -> list[Run]:
-        """The most recent runs, newest first."""
+    def fetch_runs(
+        self, limit: int = 20, *, source: str | None = None, idle: bool = True
+    ) -> list[Run]:
+        """The most recent runs, newest first; ``idle=False`` leaves out runs that did nothing.
+
+        A run did something when it fetched records, spent or saved credits, failed or holds
+        work; an idle poll (finished, nothing fetched) did not.
+        """
         query = sa.select(runs).order_by(runs.c.started_at.desc(), runs.c.run_id).limit(limit)
         if source is not None:
             query = query.where(runs.c.source == source)
+        if not idle:
+            query = query.where(
+                sa.or_(
+                    runs.c.records > 0,
+                    runs.c.credits_spent > 0,
+                    runs.c.credits_saved > 0,
+                    runs.c.error.is_not(None),
+                    runs.c.status.in_(("failed", "cancelled", *HELD_STATUSES)),
+                )
+            )
+        return self.transaction(lambda conn: [_run(r) for r in conn.execute(query)])
+
+    def fetch_spending_runs(self, since: datetime) -> list[Run]:
+        """Runs started at or after ``since`` that spent or saved credits, oldest first."""
+        query = (
+            sa.select(runs)
+            .where(
+                runs.c.started_at >= since,
+                sa.or_(runs.c.credits_spent > 0, runs.c.credits_saved > 0),
+            )
+            .order_by(runs.c.started_at, runs.c.run_id)
+        )
         return self.transaction(lambda conn: [_run(r) for r in conn.execute(query)])
 
     def fetch_held_runs(self) -> list[Run]:
@@ -215,6 +249,20 @@ class RunMixin(StoreBase):
                 )
                 for r in conn.execute(query)
             ]
+        )
+
+    def get_latest_credit_snapshot(self) -> CreditSnapshot | None:
+        """The newest balance reading, or None."""
+        query = (
+            sa.select(credit_snapshots)
+            .order_by(credit_snapshots.c.taken_at.desc(), credit_snapshots.c.id.desc())
+            .limit(1)
+        )
+        row = self.transaction(lambda conn: conn.execute(query).first())
+        if row is None:
+            return None
+        return CreditSnapshot(
+            row.taken_at, float(row.available), None if row.used is None else float(row.used)
         )
 
     def prune_history(self, before: datetime) -> dict[str, int]:

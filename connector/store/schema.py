@@ -49,6 +49,9 @@ ledger = sa.Table(
     C("profile", _json()),
     C("credits_cost", sa.Float, nullable=False, default=0.0),
     C("fetched_at", UTCDateTime, nullable=False),
+    # Set when a human asked to pay again for this creator (re-enrich): the entry is no longer
+    # fresh; the next saved answer clears it.
+    C("refresh_requested_at", UTCDateTime),
 )
 
 # One answer of Enrich by E-mail per address: the creator it names (platform + username) or
@@ -182,6 +185,8 @@ runs = sa.Table(
     C("error", sa.Text),
     C("credits_spent", sa.Float, nullable=False, default=0.0),
     C("credits_saved", sa.Float, nullable=False, default=0.0),
+    # Records the run fetched (from its stats): idle polls have none and leave listings.
+    C("records", sa.Integer, nullable=False, default=0, server_default="0"),
     sa.Index("ix_runs_started", "started_at"),
     sa.Index("ix_runs_status", "status"),
 )
@@ -318,4 +323,31 @@ discovered = sa.Table(
     C("search", Str(64), nullable=False, index=True),
     C("destination", Str(64), nullable=False),
     C("discovered_at", UTCDateTime, nullable=False),
+)
+
+# What happened to each record a run touched: where it is, how it was served, what it cost and
+# what was written. One row per record and step (held, then enriched), written in batches.
+record_events = sa.Table(
+    "record_events",
+    metadata,
+    C("id", sa.Integer, primary_key=True, autoincrement=True),
+    C("run_id", Str(64)),
+    C("source", Str(64), nullable=False),
+    C("record_key", Str(255), nullable=False, default=""),
+    C("identity", Str(255), nullable=False, default=""),
+    C("location", Str(255), nullable=False, default=""),
+    C("handle", Str(255), nullable=False, default=""),
+    C("platform", Str(32)),
+    # Free text (cache, duplicate, single, batch, …): a new route needs no schema change.
+    C("route", Str(32)),
+    C("credits", sa.Float, nullable=False, default=0.0),
+    C("status", Str(64), nullable=False),
+    C("error", sa.Text),
+    C("fields", _json()),
+    C("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_record_events_run", "run_id", "id"),
+    sa.Index("ix_record_events_identity", "source", "identity", "id"),
+    sa.Index("ix_record_events_location", "source", "location", "id"),
+    sa.Index("ix_record_events_created", "created_at"),
+    sa.Index("ix_record_events_status", "status", "created_at"),
 )

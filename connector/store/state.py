@@ -105,6 +105,19 @@ class StateMixin(StoreBase):
 
         self.transaction(work)
 
+    def pause_source(self, source: str) -> None:
+        """Stop the worker's polls of ``source`` until ``resume_source`` (kept across restarts)."""
+        self.save_source_state(source, paused_at=self.now().isoformat())
+
+    def resume_source(self, source: str) -> None:
+        """Poll ``source`` again, starting now."""
+        self.save_source_state(source, paused_at=None)
+        self.request_poll(source)
+
+    def is_source_paused(self, source: str) -> bool:
+        """True while ``source`` is paused."""
+        return bool(self.get_source_state(source).get("paused_at"))
+
     def _poll_request(self, source: str, now: datetime) -> Any:
         stmt = self.insert(poll_requests).values(source=source, requested_at=now)
         return stmt.on_conflict_do_update(

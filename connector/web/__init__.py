@@ -15,7 +15,18 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from connector.config import Settings, load_settings
 from connector.errors import ConnectorError, format_error
 from connector.services import Services, build_services
-from connector.web import api, dashboard, health, hubspot_webhooks, media, sheets_webhooks
+from connector.web import (
+    api,
+    api_actions,
+    dashboard,
+    forms,
+    health,
+    hubspot_webhooks,
+    media,
+    pages,
+    run_pages,
+    sheets_webhooks,
+)
 from connector.web.auth import build_secret_key
 from connector.web.context import install_services
 from connector.web.errors import register_error_handlers
@@ -26,6 +37,8 @@ from connector.web.throttle import install_throttle
 __all__ = ["create_app", "get_blueprints"]
 
 _READ_SIZE = 65536
+# Modules whose routes hang off the api and dashboard blueprints (imported for those routes).
+VIEW_MODULES = (api_actions, dashboard, forms, run_pages)
 
 
 def get_blueprints() -> list[Blueprint]:
@@ -37,7 +50,7 @@ def get_blueprints() -> list[Blueprint]:
         sheets_webhooks.bp,
         media.bp,
         api.bp,
-        dashboard.bp,
+        pages.bp,
     ]
 
 
@@ -108,7 +121,7 @@ def _build_app(settings: Settings | None, services: Services | None) -> Flask:
     install_services(app, services)
     register_error_handlers(app)
     app.before_request(read_bounded_body)
-    install_throttle(app, settings, [api.bp, dashboard.bp])
+    install_throttle(app, settings, [api.bp, pages.bp])
     for blueprint in get_blueprints():
         app.register_blueprint(blueprint)
     if is_gunicorn(os.environ):

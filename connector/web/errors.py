@@ -1,11 +1,14 @@
-"""The one JSON error shape (`{"ok": false, "error": …, "status": N}`) and its handlers."""
+"""Errors: the one JSON shape (`{"ok": false, "error": …, "status": N}`) for API clients, an
+HTML page for browsers (content negotiation on ``Accept``), and the app's error handlers."""
 
 from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, jsonify, render_template, request, url_for
+from jinja2 import TemplateNotFound
 from werkzeug.exceptions import HTTPException, SecurityError
+from werkzeug.routing import BuildError
 
 from connector.errors import ConnectorError, RetryableError
 
@@ -29,11 +32,25 @@ _MESSAGES = {
 }
 
 
+def wants_html() -> bool:
+    """True when the client prefers HTML to JSON (a browser navigating), by its ``Accept``."""
+    accept = request.accept_mimetypes
+    return accept["text/html"] > accept["application/json"]
+
+
 def error_response(status: int, message: str | None = None) -> Response:
-    """A JSON error response in the one shape every endpoint uses."""
-    response = jsonify(
-        {"ok": False, "error": message or _MESSAGES.get(status, "error"), "status": status}
-    )
+    """An error in the one JSON shape every endpoint uses, or as a page for a browser."""
+    text = message or _MESSAGES.get(status, "error")
+    if wants_html():
+        try:
+            page = render_template(
+                "error.html", status=status, message=text, home=url_for("dashboard.index")
+            )
+        except (TemplateNotFound, BuildError):
+            pass  # an app without the dashboard (a test's bare blueprint): JSON it is
+        else:
+            return Response(page, status=status, mimetype="text/html")
+    response = jsonify({"ok": False, "error": text, "status": status})
     response.status_code = status
     return response
 

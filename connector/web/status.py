@@ -18,7 +18,7 @@ def _iso(value: Any) -> Any:
 
 
 def build_source_rows(services: Services) -> list[dict[str, Any]]:
-    """One row per configured source: type, poll state and work counts by state."""
+    """One row per configured source: type, poll state, pause and work counts by state."""
     states = services.store.fetch_source_states()
     rows = []
     for config in services.settings.sources:
@@ -33,6 +33,8 @@ def build_source_rows(services: Services) -> list[dict[str, Any]]:
                 "last_ok_at": _iso(state.get("last_ok_at")),
                 "last_error": state.get("last_error"),
                 "failing_since": _iso(state.get("failing_since")),
+                "paused": bool(state.get("paused_at")),
+                "paused_at": state.get("paused_at"),
                 "counts": services.store.count_work_by_state(config.name),
             }
         )
