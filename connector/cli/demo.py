@@ -9,7 +9,8 @@ import click
 from rich.console import Console
 
 from connector.cli.context import get_context, handle_errors
-from connector.demo.runner import run_demo, summary_json
+from connector.demo.runner import run_demo
+from connector.demo.summary import summary_json
 
 
 @click.command("demo")

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import difflib
 import re
-from collections.abc import Iterable
 from typing import Any
 
 import jmespath
-import yaml
 from jmespath.exceptions import JMESPathError
 
 from connector.mapping.apply import PSEUDO_SOURCES, expand_source
+from connector.mapping.checker import Checker, known, suggest
 from connector.mapping.model import (
     FIELD_TYPES,
     POLICIES,
@@ -37,115 +35,6 @@ _PROPERTY_NAME = re.compile(PROPERTY_NAME)
 _EXAMPLE_PLATFORM = "instagram"
 
 
-def _yaml_path(path: tuple[Any, ...]) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
-def _known(values: Iterable[str]) -> str:
-    return ", ".join(values)
-
-
-def _suggest(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
-class Checker:
-    """Collects problems with their ``file:line:col`` and YAML path."""
-
-    def __init__(self, source: str, text: str) -> None:
-        self.source = source
-        self.text = text
-        self.problems: list[str] = []
-        self.warnings: list[str] = []
-        self.values: dict[tuple[Any, ...], tuple[int, int]] = {}
-        self.spans: dict[tuple[Any, ...], tuple[int, int]] = {}
-        self.keys: dict[tuple[Any, ...], tuple[int, int]] = {}
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        if root is not None:
-            self._walk(root, ())
-
-    def _walk(self, node: yaml.Node, path: tuple[Any, ...]) -> None:
-        self.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
-        self.spans[path] = (node.start_mark.index, node.end_mark.index)
-        if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
-                key = key_node.value
-                if (*path, key) in self.keys:
-                    self.keys[(*path, key, "<dup>")] = (
-                        key_node.start_mark.line + 1,
-                        key_node.start_mark.column + 1,
-                    )
-                    self.add((*path, key, "<dup>"), f"duplicate key {key!r}", key=True)
-                    continue
-                self.keys[(*path, key)] = (
-                    key_node.start_mark.line + 1,
-                    key_node.start_mark.column + 1,
-                )
-                self._walk(value_node, (*path, key))
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                self._walk(item, (*path, i))
-
-    def add(self, path: tuple[Any, ...], message: str, *, key: bool = False) -> None:
-        probe = path
-        where = (self.keys if key else self.values).get(probe)
-        while where is None and probe:
-            probe = probe[:-1]
-            where = self.values.get(probe)
-        line, col = where or (1, 1)
-        shown = tuple(p for p in path if p != "<dup>")
-        self.problems.append(f"{self.source}:{line}:{col}: {_yaml_path(shown)}: {message}")
-
-    def warn(self, path: tuple[Any, ...], word: str, message: str) -> None:
-        """A warning at ``word`` inside the scalar at ``path`` (at the scalar when not found)."""
-        line, col = self.values.get(path, (1, 1))
-        start, end = self.spans.get(path, (0, 0))
-        found = re.search(rf"(?<![\w$@]){re.escape(word)}(?!\w)", self.text[start:end])
-        if found:
-            index = start + found.start()
-            line = self.text.count("\n", 0, index) + 1
-            col = index - self.text.rfind("\n", 0, index)
-        self.warnings.append(f"{self.source}:{line}:{col}: {message}")
-
-    def unknown_keys(
-        self,
-        data: dict[str, Any],
-        path: tuple[Any, ...],
-        allowed: Iterable[str],
-        *,
-        kind: str | None = None,
-    ) -> None:
-        allowed = tuple(allowed)
-        for key in data:
-            if key in allowed:
-                continue
-            if kind == "sheets" and key in HUBSPOT_KEYS:
-                self.add((*path, key), f"{key!r} is only used with kind: hubspot", key=True)
-            elif kind == "hubspot" and key in SHEET_KEYS:
-                self.add((*path, key), f"{key!r} is only used with kind: sheets", key=True)
-            else:
-                self.add(
-                    (*path, key),
-                    f"unknown key {key!r}{_suggest(str(key), allowed)} (known: {_known(allowed)})",
-                    key=True,
-                )
-
-    def choice(
-        self, value: Any, path: tuple[Any, ...], what: str, choices: tuple[str, ...]
-    ) -> bool:
-        if value in choices:
-            return True
-        self.add(
-            path,
-            f"unknown {what} {value!r}{_suggest(str(value), choices)} (known: {_known(choices)})",
-        )
-        return False
-
-
 def parse_defaults(checker: Checker, raw: Any, kind: str | None) -> dict[str, Any]:
     """The file's ``defaults`` merged over the built-in ones; problems go to ``checker``."""
     defaults: dict[str, Any] = {
@@ -156,7 +45,7 @@ def parse_defaults(checker: Checker, raw: Any, kind: str | None) -> dict[str, An
     if raw is None:
         return defaults
     if not isinstance(raw, dict):
-        checker.add(("defaults",), f"must be a mapping with keys {_known(DEFAULT_KEYS)}")
+        checker.add(("defaults",), f"must be a mapping with keys {known(DEFAULT_KEYS)}")
         return defaults
     allowed = DEFAULT_KEYS if kind == "hubspot" else DEFAULT_KEYS[:2]
     checker.unknown_keys(raw, ("defaults",), allowed, kind=kind)
@@ -317,7 +206,7 @@ def _parse_sources(checker: Checker, raw: Any, path: tuple[Any, ...]) -> tuple[s
                 checker.add(
                     where,
                     f"unknown pseudo source {text!r}"
-                    f"{_suggest(text, PSEUDO_SOURCES)} (known: {_known(PSEUDO_SOURCES)})",
+                    f"{suggest(text, PSEUDO_SOURCES)} (known: {known(PSEUDO_SOURCES)})",
                 )
             continue
         try:
@@ -357,8 +246,8 @@ def _parse_transforms(
         if spec is None:
             checker.add(
                 where,
-                f"unknown transform {name!r}{_suggest(name, TRANSFORMS)} "
-                f"(known: {_known(sorted(TRANSFORMS))})",
+                f"unknown transform {name!r}{suggest(name, TRANSFORMS)} "
+                f"(known: {known(sorted(TRANSFORMS))})",
             )
             continue
         problem = check_args(spec, args)
@@ -415,7 +304,7 @@ def _parse_hubspot(
         checker.add(
             (*path, "field_type"),
             f"field_type {field_type!r} does not fit type "
-            f"{prop_type!r} (use one of: {_known(allowed)})",
+            f"{prop_type!r} (use one of: {known(allowed)})",
         )
     options = _parse_options(checker, item.get("options"), (*path, "options"), prop_type)
     label = item.get("label") or target.replace("_", " ").strip().capitalize()

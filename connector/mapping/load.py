@@ -9,7 +9,8 @@ from pathlib import Path
 import yaml
 
 from connector.errors import MappingError
-from connector.mapping.check import Checker, parse_defaults, parse_fields
+from connector.mapping.check import parse_defaults, parse_fields
+from connector.mapping.checker import Checker
 from connector.mapping.model import KINDS, Mapping
 from connector.mapping.schema import TOP_KEYS
 

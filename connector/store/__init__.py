@@ -11,6 +11,7 @@ from connector.errors import ConfigError, TransientError
 from connector.store.alerts import AlertMixin
 from connector.store.base import Clock, translate_error, utc_now
 from connector.store.batches import BatchMixin
+from connector.store.claims import ClaimMixin
 from connector.store.engine import (
     create_engine_for,
     get_current_revision,
@@ -76,6 +77,7 @@ __all__ = [
 
 class Store(
     WorkMixin,
+    ClaimMixin,
     BatchMixin,
     OutboxMixin,
     RunMixin,

@@ -1,4 +1,4 @@
-"""Work items (source records parked on a ledger key) and per-record claims."""
+"""Work items: source records parked on a ledger key until their answer is written back."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from connector.store.base import chunked, sorted_keys
 from connector.store.emails import EmailMixin, email_fresh_clause
-from connector.store.ledger import LedgerMixin, key_in
+from connector.store.ledger import key_in
 from connector.store.models import (
     EMAIL,
     WORK_STATES,
@@ -20,7 +20,8 @@ from connector.store.models import (
     WorkState,
     get_email_key,
 )
-from connector.store.schema import email_lookups, ledger, record_claims, work_items
+from connector.store.reservations import ReservationMixin
+from connector.store.schema import email_lookups, ledger, work_items
 
 _CLAIMABLE = ("waiting", "held")
 
@@ -60,7 +61,7 @@ def _check_state(state: str) -> None:
         raise ValueError(f"work state must be one of {WORK_STATES}, not {state!r}")
 
 
-class WorkMixin(LedgerMixin, EmailMixin):
+class WorkMixin(ReservationMixin, EmailMixin):
     """Work items and simple record claims for sources without their own claim mechanism."""
 
     def add_work(self, items: Iterable[NewWork]) -> list[WorkItem]:
@@ -439,69 +440,3 @@ class WorkMixin(LedgerMixin, EmailMixin):
             return counts
 
         return self.transaction(work)
-
-    def claim_records(
-        self, source: str, record_keys: Iterable[str], owner: str, lease: timedelta
-    ) -> set[str]:
-        """Claim records of ``source`` that are free or whose claim expired; returns those won."""
-        wanted = sorted(set(record_keys))
-        now = self.now()
-        expires = now + lease
-
-        def work(conn: sa.Connection) -> set[str]:
-            won: set[str] = set()
-            for chunk in chunked(wanted):
-                stmt = (
-                    self.insert(record_claims)
-                    .values(
-                        [
-                            {
-                                "source": source,
-                                "record_key": k,
-                                "owner": owner,
-                                "expires_at": expires,
-                            }
-                            for k in chunk
-                        ]
-                    )
-                    .on_conflict_do_nothing()
-                    .returning(record_claims.c.record_key)
-                )
-                got = {row[0] for row in conn.execute(stmt)}
-                rest = [k for k in chunk if k not in got]
-                if rest:
-                    takeover = (
-                        sa.update(record_claims)
-                        .where(
-                            record_claims.c.source == source,
-                            record_claims.c.record_key.in_(rest),
-                            sa.or_(
-                                record_claims.c.expires_at <= now, record_claims.c.owner == owner
-                            ),
-                        )
-                        .values(owner=owner, expires_at=expires)
-                        .returning(record_claims.c.record_key)
-                    )
-                    got |= {row[0] for row in conn.execute(takeover)}
-                won |= got
-            return won
-
-        return self.transaction(work) if wanted else set()
-
-    def release_records(self, source: str, record_keys: Iterable[str], owner: str) -> int:
-        """Release ``owner``'s claims on the records; returns how many were released."""
-        wanted = sorted(set(record_keys))
-
-        def work(conn: sa.Connection) -> int:
-            return sum(
-                conn.execute(
-                    sa.delete(record_claims).where(
-                        record_claims.c.source == source,
-                        record_claims.c.record_key.in_(chunk),
-                        record_claims.c.owner == owner,
-                    )
-                ).rowcount
-                for chunk in chunked(wanted)
-            )
-
-        return self.transaction(work) if wanted else 0
