@@ -60,9 +60,10 @@ class CountingBudget(RateBudget):
         )
         self.acquired = 0
 
-    def acquire(self, timeout: float | None = None) -> None:
-        super().acquire(timeout)
-        self.acquired += 1
+    def try_acquire(self) -> bool:
+        taken = super().try_acquire()
+        self.acquired += taken
+        return taken
 
 
 class Recorder:

@@ -274,3 +274,41 @@ def test_sandbox_enrich_many_stops_when_the_balance_runs_out(
     first_refusal = next(i for i, r in enumerate(log) if r["status"] == 402)
     # Only calls already in flight when the first refusal came back may follow it.
     assert len(log) - first_refusal <= sandbox_client.max_concurrency
+
+
+def test_calls_in_flight_follow_rate_times_latency(make_client: Callable[..., Any]) -> None:
+    # 10 starts/s (in bursts of 10) of 1.5 s each: Little's law puts 15 on the wire, 20 at a
+    # burst's peak, far below the ceiling.
+    api = FakeApi(latency=1.5)
+    client = make_client(api, rpm_per_second=10, max_concurrency=256)
+    list(enrich_many(client, items(50)))
+    assert 10 <= api.peak <= 25
+
+
+def test_a_fast_api_needs_few_callers(make_client: Callable[..., Any]) -> None:
+    api = FakeApi(latency=0.01)
+    client = make_client(api, rpm_per_second=20, max_concurrency=256)
+    list(enrich_many(client, items(30)))
+    assert api.peak <= client.gate.ready_wanted + 2
+
+
+def test_a_repeat_after_a_gateway_504_goes_after_first_attempts_waiting(
+    make_client: Callable[..., Any],
+) -> None:
+    cold = {"found_0"}
+
+    def fail(handle: str) -> httpx.Response | None:
+        if handle in cold:
+            cold.discard(handle)
+            # Late enough that the budget's first burst is spent and first attempts wait.
+            time.sleep(0.3)
+            return httpx.Response(504, text="<html>504 Gateway Time-out</html>")
+        return None
+
+    api = FakeApi(latency=0.0, fail=fail)
+    client = make_client(api, rpm_per_second=4, max_concurrency=256)
+    outcomes = dict(enrich_many(client, items(12)))
+    assert all(isinstance(o, EnrichResult) for o in outcomes.values())
+    assert api.handles[0] == "found_0"
+    # Its repeat let the first attempts waiting for the budget's slots go first.
+    assert api.handles.index("found_0", 1) >= 9

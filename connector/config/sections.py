@@ -48,7 +48,8 @@ class InfluencersClubSettings(SettingsSection):
     api_key: SecretStr | None = None
     base_url: str = "https://api-dashboard.influencers.club"
     requests_per_minute: int = Field(300, ge=1)
-    max_concurrency: int = Field(32, ge=1, le=256)
+    # A ceiling: the calls in flight follow rate * latency (Little's law) up to it.
+    max_concurrency: int = Field(256, ge=1, le=1024)
     connect_timeout: Seconds = 10.0
     read_timeout: Seconds = 30.0
     enrich_read_timeout: Seconds = Field(90.0, ge=1)

@@ -16,6 +16,7 @@ from connector.config import InfluencersClubSettings, Settings
 from connector.enrich.budget import build_rate_budget, get_api_key
 from connector.enrich.budget import get_budget_key as get_budget_key
 from connector.enrich.classify import classify_response, translate_transport_error
+from connector.enrich.inflight import CallGate
 from connector.enrich.inputs import (
     ENRICH_PLATFORMS,
     FULL_PLATFORMS,
@@ -74,6 +75,8 @@ DISCOVERY_PATH = "/public/v1/discovery/"
 BATCH_PATH = "/public/v1/enrichment/batch/"
 
 _MISSING = object()
+# How often a repeat waiting behind first attempts looks again.
+YIELD_POLL = 0.05
 _KEY_HINT = "set influencers_club.api_key (mint a key at https://dashboard.influencers.club/api)"
 
 
@@ -109,8 +112,8 @@ class EnrichmentClient:
         self._policy = RetryPolicy(attempts=settings.max_attempts)
         self._probe_policy = RetryPolicy(attempts=1)
         self._probe_timeout = httpx.Timeout(5.0, connect=min(connect, 5.0))
-        # One cap for the whole process: several sources' cycles share the account's slots.
-        self._in_flight = threading.BoundedSemaphore(settings.max_concurrency)
+        # One gate for the whole process: several sources' cycles share the account's slots.
+        self.gate = CallGate(settings.max_concurrency, budget.limit / budget.per_seconds)
         self._paid_rule = PaidCallRule(ambiguous_retries=1)
         self._create_rule = PaidCallRule(ambiguous_retries=0)
         self._http = httpx.Client(
@@ -131,7 +134,7 @@ class EnrichmentClient:
 
     @property
     def max_concurrency(self) -> int:
-        """How many calls the settings allow in flight at once."""
+        """How many calls the settings allow in flight at once (the gate's ceiling)."""
         return self.settings.max_concurrency
 
     def enrich_full(
@@ -443,11 +446,14 @@ class EnrichmentClient:
         if not self._api_key:
             raise AuthError("no influencers.club API key is configured", hint=_KEY_HINT)
         headers = {"Authorization": f"Bearer {self._api_key}"}
+        attempts = 0
 
         def attempt() -> Any:
-            self._wait_for_turn(cancel)
+            nonlocal attempts
+            attempts += 1
+            self._wait_for_turn(cancel, repeat=attempts > 1)
             try:
-                with self._in_flight:
+                with self.gate.sending():
                     if on_send is not None:
                         on_send()
                     response = self._http.request(
@@ -467,20 +473,29 @@ class EnrichmentClient:
         check = rule.build_check(self._random) if rule is not None else None
         return call_with_retries(attempt, policy=policy, what=what, should_retry=check)
 
-    def _wait_for_turn(self, cancel: threading.Event | None) -> None:
-        with self._lock:
-            pause = self._hold_until - time.monotonic()
-        if pause > 0:
-            if cancel is None:
-                self._sleep(pause)
-            elif cancel.wait(pause):
-                raise CallCancelledError("cancelled while the API asked to slow down")
-        if cancel is None:
-            self.budget.acquire()
-            return
+    def _wait_for_turn(self, cancel: threading.Event | None, *, repeat: bool = False) -> None:
+        with self.gate.waiting(repeat=repeat):
+            with self._lock:
+                pause = self._hold_until - time.monotonic()
+            if pause > 0:
+                if cancel is None:
+                    self._sleep(pause)
+                elif cancel.wait(pause):
+                    raise CallCancelledError("cancelled while the API asked to slow down")
+            if cancel is None and not repeat:
+                self.budget.acquire()
+                return
+            self._take_slot(cancel or threading.Event(), repeat=repeat)
+
+    def _take_slot(self, cancel: threading.Event, *, repeat: bool) -> None:
         # Waiting on the event instead of sleeping lets a cancelled caller leave at once
-        # without taking (and wasting) a slot of the shared budget.
+        # without taking (and wasting) a slot of the shared budget. A repeat looks again
+        # before every try: first attempts that arrived meanwhile go before it.
+        started = time.monotonic()
         while not cancel.is_set():
+            if repeat and self.gate.should_yield(time.monotonic() - started):
+                cancel.wait(YIELD_POLL)
+                continue
             if self.budget.try_acquire():
                 if cancel.is_set():
                     break

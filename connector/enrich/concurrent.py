@@ -1,4 +1,4 @@
-"""Enrich many handles at once: a bounded thread pool whose starts the rate budget paces."""
+"""Enrich many handles at once: callers that follow the calls in flight, paced by the budget."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, Protocol
 
+from connector.enrich.inflight import CallGate
 from connector.enrich.models import CallCancelledError, EnrichResult
 from connector.errors import ConnectorError, FatalError
 
@@ -24,6 +25,10 @@ class FullEnricher(Protocol):
     def max_concurrency(self) -> int:
         """Calls the settings allow in flight at once."""
 
+    @property
+    def gate(self) -> CallGate:
+        """The client's calls in flight and callers waiting."""
+
     def enrich_full(
         self, handle: str, platform: str, *, cancel: threading.Event | None = None, **options: Any
     ) -> EnrichResult:
@@ -40,9 +45,11 @@ def enrich_many(
 ) -> Iterator[tuple[Item, Outcome]]:
     """Full-enrich ``(handle, platform)`` items, yielding ``(item, result or error)`` as each ends.
 
-    At most ``max_concurrency`` calls (default: the client's setting) are in flight; ``items``
-    is consumed lazily. Row-level errors and retryable errors that outlived their retries are
-    yielded for their item. After a ``FatalError`` (bad key, no credits) is yielded, no new call
+    Callers are added while fewer than the gate wants are ready for the next slot of the rate
+    budget, so the calls in flight follow the API's latency (Little's law) up to
+    ``max_concurrency`` (default: the client's setting); ``items`` is consumed lazily.
+    Row-level errors and retryable errors that outlived their retries are yielded for their
+    item. After a ``FatalError`` (bad key, no credits) is yielded, no new call
     is sent: calls already in flight finish and are yielded, items not yet sent are never
     yielded, and the generator ends. Setting ``cancel`` (the worker is stopping) also sends
     nothing new, but every item never sent is yielded at once with a ``CallCancelledError``
@@ -52,10 +59,16 @@ def enrich_many(
     workers = max_concurrency or client.max_concurrency
     if workers < 1:
         raise ValueError("max_concurrency must be at least 1")
+    gate = client.gate
     stop = threading.Event()
     source = iter(items)
+    # Callers submitted that have not reached the gate yet: they count as ready.
+    unstarted = [0]
+    lock = threading.Lock()
 
     def run(item: Item) -> Any:
+        with lock:
+            unstarted[0] -= 1
         if stop.is_set():
             return _SKIPPED
         try:
@@ -68,11 +81,20 @@ def enrich_many(
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="enrich")
     pending: dict[Future[Any], Item] = {}
 
+    def wants_caller() -> bool:
+        if not pending:
+            return True
+        with lock:
+            ready = unstarted[0] + gate.waiting_first
+        return len(pending) < workers and ready < gate.ready_wanted
+
     def refill() -> None:
-        while not stop.is_set() and len(pending) < workers:
+        while not stop.is_set() and wants_caller():
             item = next(source, None)
             if item is None:
                 return
+            with lock:
+                unstarted[0] += 1
             pending[pool.submit(run, item)] = item
 
     cancelled = False

@@ -76,6 +76,7 @@ class _LedgerFirst:
         lease = services.settings.pipeline.reservation_lease
         self._policy = replace(SAVE_RETRY, timeout=min(SAVE_RETRY.timeout or lease, lease / 2))
         self.max_concurrency: int = self._client.max_concurrency
+        self.gate = self._client.gate
 
     def enrich_full(self, handle: str, platform: str, **options: Any) -> Any:
         key = self._keys[(handle, platform)]

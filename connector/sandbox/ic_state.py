@@ -310,14 +310,23 @@ class SandboxState:
             return True
 
     def record(
-        self, method: str, path: str, status: int, credits: float, endpoint: str | None
+        self,
+        method: str,
+        path: str,
+        status: int,
+        credits: float,
+        endpoint: str | None,
+        *,
+        start: float | None = None,
     ) -> None:
         """Append one /public/ request to the log and the counters."""
         with self.lock:
             name = endpoint or "unknown"
+            now = time.time()
             self.log.append(
                 {
-                    "t": time.time(),
+                    "t": now,
+                    "start": now if start is None else start,
                     "method": method,
                     "path": path,
                     "status": status,

@@ -133,7 +133,7 @@ def create_app(state: SandboxState) -> Flask:
                 state.image_requests += 1
         if not request.path.startswith("/public/"):
             return None
-        g.public, g.credits = True, 0.0
+        g.public, g.credits, g.start = True, 0.0, time.time()
         fault = state.take_fault(request.path)
         if fault is not None:
             time.sleep(fault.delay)
@@ -175,7 +175,14 @@ def create_app(state: SandboxState) -> Flask:
             endpoint = (request.endpoint or "").rpartition(".")[2] or None
             if response.status_code == 301:
                 endpoint = "redirect"
-            state.record(request.method, request.path, response.status_code, g.credits, endpoint)
+            state.record(
+                request.method,
+                request.path,
+                response.status_code,
+                g.credits,
+                endpoint,
+                start=g.get("start"),
+            )
         return response
 
     @app.errorhandler(404)
@@ -385,7 +392,11 @@ class InfluencersClubSandbox(ServedSandbox):
         return self.state.get_stats()
 
     def requests(self) -> list[dict[str, Any]]:
-        """The request log: ``{"t", "method", "path", "status", "credits", "endpoint"}``."""
+        """The request log: ``{"t", "start", "method", "path", "status", "credits", "endpoint"}``.
+
+        ``start`` is when the request arrived (what the account's rate limit counts), ``t``
+        when it was answered.
+        """
         return self.state.get_requests()
 
     def charge_log(self) -> list[dict[str, Any]]:
