@@ -54,6 +54,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/sheets_calls.py
 	$(BIN)/python bench/hubspot_calls.py
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/enrich_cold.py
+	$(BIN)/python bench/workers.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
