@@ -20,7 +20,6 @@ from connector.config import InfluencersClubSettings, parse_settings
 from connector.enrich.client import (
     CREDITS_PATHS,
     FULL_PATH,
-    USER_AGENT,
     EnrichmentClient,
     build_enrichment_client,
     build_rate_budget,
@@ -28,6 +27,7 @@ from connector.enrich.client import (
 )
 from connector.enrich.concurrent import enrich_many
 from connector.enrich.models import BatchStatus
+from connector.enrich.session import USER_AGENT
 from connector.errors import (
     AuthError,
     ConnectorError,

@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
+from fractions import Fraction
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from connector.enrich.inflight import MIN_READY, REPEAT_YIELD_MAX, CallGate
+from connector.ratelimit import RateBudget, build_storage
+
+
+def make_budget(rate: float) -> RateBudget:
+    """An in-memory budget of ``rate`` requests per second."""
+    fraction = Fraction(rate).limit_denominator(100)
+    return RateBudget(
+        build_storage("memory://"),
+        limit=fraction.numerator,
+        per_seconds=fraction.denominator,
+        key=f"test:{uuid.uuid4().hex}",
+    )
 
 
 class StepClock:
@@ -27,11 +41,11 @@ class StepClock:
     [(0.5, MIN_READY), (5.0, 5), (10.0, 10), (100.0, 100)],
 )
 def test_ready_callers_cover_a_second_of_the_budget(rate: float, wanted: int) -> None:
-    assert CallGate(256, rate).ready_wanted == wanted
+    assert CallGate(256, make_budget(rate)).ready_wanted == wanted
 
 
 def test_places_on_the_wire_never_exceed_the_ceiling() -> None:
-    gate = CallGate(3, 100.0)
+    gate = CallGate(3, make_budget(100.0))
     barrier = threading.Barrier(10)
 
     def call() -> None:
@@ -51,7 +65,7 @@ def test_places_on_the_wire_never_exceed_the_ceiling() -> None:
 
 
 def test_a_repeat_yields_to_first_attempts_but_not_forever() -> None:
-    gate = CallGate(8, 5.0)
+    gate = CallGate(8, make_budget(5.0))
     assert not gate.should_yield(0.0)
     with gate.waiting(repeat=False):
         assert gate.waiting_first == 1
@@ -62,7 +76,7 @@ def test_a_repeat_yields_to_first_attempts_but_not_forever() -> None:
 
 
 def test_repeats_waiting_do_not_count_as_ready_first_attempts() -> None:
-    gate = CallGate(8, 5.0)
+    gate = CallGate(8, make_budget(5.0))
     with gate.waiting(repeat=True):
         stats = gate.get_stats()
         assert (stats.waiting_first, stats.waiting_repeat) == (0, 1)
@@ -70,7 +84,7 @@ def test_repeats_waiting_do_not_count_as_ready_first_attempts() -> None:
 
 
 def test_a_caller_that_fails_leaves_no_count_behind() -> None:
-    gate = CallGate(2, 5.0)
+    gate = CallGate(2, make_budget(5.0))
     with pytest.raises(RuntimeError), gate.waiting(repeat=False), gate.sending():
         raise RuntimeError("boom")
     stats = gate.get_stats()
@@ -80,7 +94,7 @@ def test_a_caller_that_fails_leaves_no_count_behind() -> None:
 @given(st.lists(st.floats(min_value=0.0, max_value=120.0), min_size=1, max_size=50))
 def test_the_latency_seen_stays_within_the_answers_seen(latencies: list[float]) -> None:
     clock = StepClock()
-    gate = CallGate(4, 5.0, clock=clock)
+    gate = CallGate(4, make_budget(5.0), clock=clock)
     for latency in latencies:
         with gate.sending():
             clock.now += latency
@@ -91,4 +105,4 @@ def test_the_latency_seen_stays_within_the_answers_seen(latencies: list[float]) 
 
 def test_a_ceiling_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 1"):
-        CallGate(0, 5.0)
+        CallGate(0, make_budget(5.0))

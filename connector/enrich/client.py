@@ -11,11 +11,9 @@ from typing import Any
 
 import httpx
 
-from connector import __version__
 from connector.config import InfluencersClubSettings, Settings
-from connector.enrich.budget import build_rate_budget, get_api_key
+from connector.enrich.budget import build_rate_budget
 from connector.enrich.budget import get_budget_key as get_budget_key
-from connector.enrich.classify import classify_response, translate_transport_error
 from connector.enrich.inflight import CallGate
 from connector.enrich.inputs import (
     ENRICH_PLATFORMS,
@@ -29,7 +27,6 @@ from connector.enrich.models import (
     BatchInfo,
     BatchRow,
     BatchStatus,
-    CallCancelledError,
     CreditBalance,
     DiscoveryPage,
     EmailMatch,
@@ -52,17 +49,14 @@ from connector.enrich.payloads import (
     parse_enrich_result,
 )
 from connector.enrich.retry import PaidCallRule
+from connector.enrich.session import MISSING as _MISSING
+from connector.enrich.session import ApiSession
 from connector.errors import (
-    AuthError,
     ProfileNotFoundError,
-    RateLimitedError,
     RequestRejectedError,
 )
 from connector.ratelimit import RateBudget
-from connector.retry import RetryPolicy, call_with_retries
-
-PROJECT_URL = "https://github.com/influencers-club/connector"
-USER_AGENT = f"connector/{__version__} (+{PROJECT_URL})"
+from connector.retry import RetryPolicy
 
 MAX_DISCOVERY_RESULTS = 10_000
 
@@ -73,11 +67,6 @@ PROFILE_PATH = "/public/v1/creators/enrich/handle/profile/"
 EMAIL_PATH = "/public/v1/creators/enrich/email/"
 DISCOVERY_PATH = "/public/v1/discovery/"
 BATCH_PATH = "/public/v1/enrichment/batch/"
-
-_MISSING = object()
-# How often a repeat waiting behind first attempts looks again.
-YIELD_POLL = 0.05
-_KEY_HINT = "set influencers_club.api_key (mint a key at https://dashboard.influencers.club/api)"
 
 
 class EnrichmentClient:
@@ -95,11 +84,8 @@ class EnrichmentClient:
         self.settings = settings
         self.budget = budget
         self._sleep = sleep
-        self._random = random
-        self._api_key = get_api_key(settings)
         self._credits_paths = list(CREDITS_PATHS)
         self._lock = threading.Lock()
-        self._hold_until = 0.0
         connect = settings.connect_timeout
         self._timeout = httpx.Timeout(settings.read_timeout, connect=connect)
         self._enrich_timeout = httpx.Timeout(
@@ -113,24 +99,13 @@ class EnrichmentClient:
         self._probe_policy = RetryPolicy(attempts=1)
         self._probe_timeout = httpx.Timeout(5.0, connect=min(connect, 5.0))
         # One gate for the whole process: several sources' cycles share the account's slots.
-        self.gate = CallGate(settings.max_concurrency, budget.limit / budget.per_seconds)
+        self.gate = CallGate(settings.max_concurrency, budget, sleep=sleep)
         self._paid_rule = PaidCallRule(ambiguous_retries=1)
         self._create_rule = PaidCallRule(ambiguous_retries=0)
-        self._http = httpx.Client(
-            base_url=settings.base_url,
-            headers={
-                "User-Agent": USER_AGENT,
-                "X-Integration": "connector",
-                "Accept": "application/json",
-            },
-            timeout=self._timeout,
-            limits=httpx.Limits(
-                max_connections=settings.max_concurrency + 4,
-                max_keepalive_connections=settings.max_concurrency + 4,
-            ),
-            transport=transport,
-            follow_redirects=False,
+        self._session = ApiSession(
+            settings, gate=self.gate, timeout=self._timeout, transport=transport, random=random
         )
+        self._call = self._session.call
 
     @property
     def max_concurrency(self) -> int:
@@ -163,17 +138,7 @@ class EnrichmentClient:
             include_lookalikes=include_lookalikes,
             include_audience_data=include_audience_data,
         )
-        data = self._call(
-            "POST",
-            FULL_PATH,
-            json=body,
-            timeout=self._enrich_timeout,
-            policy=self._policy,
-            rule=self._paid_rule,
-            what="enrich_full",
-            cancel=cancel,
-            on_send=on_send,
-        )
+        data = self._post_paid(FULL_PATH, body, "enrich_full", cancel=cancel, on_send=on_send)
         return parse_enrich_result(data, handle=handle, platform=platform, default_cost=1.0)
 
     def enrich_raw(
@@ -416,7 +381,7 @@ class EnrichmentClient:
 
     def close(self) -> None:
         """Close the connection pool."""
-        self._http.close()
+        self._session.close()
 
     def __enter__(self) -> EnrichmentClient:
         return self
@@ -428,87 +393,6 @@ class EnrichmentClient:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-    def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        policy: RetryPolicy,
-        what: str,
-        rule: PaidCallRule | None = None,
-        timeout: httpx.Timeout | None = None,
-        cancel: threading.Event | None = None,
-        missing_ok: bool = False,
-        on_send: Callable[[], None] | None = None,
-        **request: Any,
-    ) -> Any:
-        if not self._api_key:
-            raise AuthError("no influencers.club API key is configured", hint=_KEY_HINT)
-        headers = {"Authorization": f"Bearer {self._api_key}"}
-        attempts = 0
-
-        def attempt() -> Any:
-            nonlocal attempts
-            attempts += 1
-            self._wait_for_turn(cancel, repeat=attempts > 1)
-            try:
-                with self.gate.sending():
-                    if on_send is not None:
-                        on_send()
-                    response = self._http.request(
-                        method, path, headers=headers, timeout=timeout or self._timeout, **request
-                    )
-            except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
-                raise translate_transport_error(exc) from exc
-            if missing_ok and response.status_code == 404:
-                return _MISSING
-            try:
-                classify_response(response)
-            except RateLimitedError as exc:
-                self._hold(exc.retry_after)
-                raise
-            return response.json() if response.content.strip() else None
-
-        check = rule.build_check(self._random) if rule is not None else None
-        return call_with_retries(attempt, policy=policy, what=what, should_retry=check)
-
-    def _wait_for_turn(self, cancel: threading.Event | None, *, repeat: bool = False) -> None:
-        with self.gate.waiting(repeat=repeat):
-            with self._lock:
-                pause = self._hold_until - time.monotonic()
-            if pause > 0:
-                if cancel is None:
-                    self._sleep(pause)
-                elif cancel.wait(pause):
-                    raise CallCancelledError("cancelled while the API asked to slow down")
-            if cancel is None and not repeat:
-                self.budget.acquire()
-                return
-            self._take_slot(cancel or threading.Event(), repeat=repeat)
-
-    def _take_slot(self, cancel: threading.Event, *, repeat: bool) -> None:
-        # Waiting on the event instead of sleeping lets a cancelled caller leave at once
-        # without taking (and wasting) a slot of the shared budget. A repeat looks again
-        # before every try: first attempts that arrived meanwhile go before it.
-        started = time.monotonic()
-        while not cancel.is_set():
-            if repeat and self.gate.should_yield(time.monotonic() - started):
-                cancel.wait(YIELD_POLL)
-                continue
-            if self.budget.try_acquire():
-                if cancel.is_set():
-                    break
-                return
-            cancel.wait(min(max(self.budget.wait_time(), 0.005), 0.25))
-        raise CallCancelledError("cancelled before sending")
-
-    def _hold(self, retry_after: float | None) -> None:
-        # One 429 pauses every thread of this client, not only the one that saw it.
-        if retry_after:
-            with self._lock:
-                until = time.monotonic() + min(retry_after, 60.0)
-                self._hold_until = max(self._hold_until, until)
 
 
 def build_enrichment_client(settings: Settings) -> EnrichmentClient:

@@ -22,11 +22,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from connector.enrich.models import CallCancelledError
+from connector.ratelimit import RateBudget
+
 # How long a repeat lets first attempts go before it competes for slots like any call.
 REPEAT_YIELD_MAX = 60.0
 # Callers kept ready for a slot: the budget's slots of this many seconds, and at least two.
 READY_SECONDS = 1.0
 MIN_READY = 2
+# How often a repeat waiting behind first attempts looks again.
+YIELD_POLL = 0.05
+# The longest pause a 429's Retry-After imposes on every caller.
+MAX_HOLD = 60.0
 # Weight of the newest answer in the latency average (reporting only: the pool follows the
 # live count, which needs no estimate).
 LATENCY_WEIGHT = 0.1
@@ -45,7 +52,7 @@ class FlightStats:
 
 
 class CallGate:
-    """Counts calls on the wire (at most ``ceiling``), their latency, and callers waiting to send.
+    """Who sends next, through ``budget``; calls on the wire (at most ``ceiling``), their latency.
 
     Thread-safe; one per client, so every cycle of the process shares the ceiling.
     """
@@ -53,15 +60,19 @@ class CallGate:
     def __init__(
         self,
         ceiling: int,
-        rate_per_second: float,
+        budget: RateBudget,
         *,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if ceiling < 1:
             raise ValueError("ceiling must be at least 1")
         self.ceiling = ceiling
-        self.rate_per_second = rate_per_second
+        self.budget = budget
+        self.rate_per_second = budget.limit / budget.per_seconds
         self._clock = clock
+        self._sleep = sleep
+        self._hold_until = 0.0
         self._changed = threading.Condition()
         self._on_wire = 0
         self._peak = 0
@@ -80,6 +91,47 @@ class CallGate:
         """Callers waiting to send a first attempt."""
         with self._changed:
             return self._waiting_first
+
+    def wait_for_turn(self, cancel: threading.Event | None, *, repeat: bool = False) -> None:
+        """Wait out a 429's pause, let first attempts go first if ``repeat``, take a slot.
+
+        Raises ``CallCancelledError`` when ``cancel`` is set first (no slot is taken then).
+        """
+        with self.waiting(repeat=repeat):
+            with self._changed:
+                pause = self._hold_until - time.monotonic()
+            if pause > 0:
+                if cancel is None:
+                    self._sleep(pause)
+                elif cancel.wait(pause):
+                    raise CallCancelledError("cancelled while the API asked to slow down")
+            if cancel is None and not repeat:
+                self.budget.acquire()
+                return
+            self._take_slot(cancel or threading.Event(), repeat=repeat)
+
+    def hold(self, retry_after: float | None) -> None:
+        """Pause every caller for ``retry_after`` seconds (capped): one 429 speaks for all."""
+        if retry_after:
+            with self._changed:
+                until = time.monotonic() + min(retry_after, MAX_HOLD)
+                self._hold_until = max(self._hold_until, until)
+
+    def _take_slot(self, cancel: threading.Event, *, repeat: bool) -> None:
+        # Waiting on the event instead of sleeping lets a cancelled caller leave at once
+        # without taking (and wasting) a slot of the shared budget. A repeat looks again
+        # before every try: first attempts that arrived meanwhile go before it.
+        started = time.monotonic()
+        while not cancel.is_set():
+            if repeat and self.should_yield(time.monotonic() - started):
+                cancel.wait(YIELD_POLL)
+                continue
+            if self.budget.try_acquire():
+                if cancel.is_set():
+                    break
+                return
+            cancel.wait(min(max(self.budget.wait_time(), 0.005), 0.25))
+        raise CallCancelledError("cancelled before sending")
 
     @contextmanager
     def waiting(self, *, repeat: bool) -> Iterator[None]:
