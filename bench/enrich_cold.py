@@ -20,16 +20,6 @@ def get_limit_seconds(creators: int, rate_per_minute: int, cold_round_trip: floa
     return (creators - 1) / (rate_per_minute / 60) + cold_round_trip
 
 
-def get_max_window(starts: list[float], window: float = 60.0) -> int:
-    """The most requests that arrived within any ``window`` seconds."""
-    best, first = 0, 0
-    for last, start in enumerate(starts):
-        while start - starts[first] >= window:
-            first += 1
-        best = max(best, last - first + 1)
-    return best
-
-
 def main(argv: list[str] | None = None) -> int:
     """Full-enrich ``--creators`` creators with the product's defaults against a sandbox that
     answers warm creators in ``--warm`` ± ``--jitter`` s and keeps ``--cold-share`` of them cold:
@@ -81,9 +71,9 @@ def main(argv: list[str] | None = None) -> int:
             flight = client.gate.get_stats()
         log = sandbox.requests()
         stats = sandbox.stats()
+        max_window = sandbox.count_max_window()
 
     full = [r for r in log if r["path"] == FULL_PATH]
-    starts = sorted(r["start"] for r in full)
     limit = get_limit_seconds(args.creators, args.rpm, args.cold + args.warm)
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
@@ -103,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
                 "ok": ok,
                 "requests": len(full),
                 "gateway_504": sum(r["status"] == 504 for r in full),
-                "max_requests_in_60s": get_max_window(starts),
+                "max_requests_in_60s": max_window,
                 "allowed_per_minute": args.rpm,
                 "peak_in_flight": flight.peak_on_wire,
                 "max_concurrency": settings.influencers_club.max_concurrency,

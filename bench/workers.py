@@ -105,16 +105,6 @@ def reset_postgres(url: str) -> None:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
-def get_max_window(starts: list[float], window: float = 60.0) -> int:
-    """The most requests that arrived within any ``window`` seconds."""
-    best, first = 0, 0
-    for last, start in enumerate(starts):
-        while start - starts[first] >= window:
-            first += 1
-        best = max(best, last - first + 1)
-    return best
-
-
 def get_queued_ratio(log: list[dict[str, Any]], rate_per_minute: int) -> tuple[float, float]:
     """Requests per minute received while single calls were queued, over the allowed rate.
 
@@ -178,13 +168,13 @@ def main(argv: list[str] | None = None) -> int:
                 worker.terminate()
         stats = stack.ic.stats()
         log = stack.ic.requests()
+        max_window = stack.ic.count_max_window()
     finally:
         for worker in workers:
             worker.stop()
         stack.stop()
 
     ratio, span = get_queued_ratio(log, RPM)
-    max_window = get_max_window(sorted(r["start"] for r in log))
     unique = 600 + 220 + 3 * 160 - 100
     result = {
         "bench": "workers",

@@ -562,3 +562,27 @@ def test_a_full_call_whose_client_hung_up_is_billed_only_when_configured(
     stats = sandbox.stats()
     assert stats["credits_charged"] == charged
     assert stats["disconnected_unbilled"] == (0 if bill else 1)
+
+
+def test_the_request_log_says_when_each_request_arrived_and_was_answered(
+    sandbox: InfluencersClubSandbox,
+) -> None:
+    sandbox.configure(latency=0.2, jitter=0.0)
+    httpx.post(
+        f"{sandbox.url}/public/v1/creators/enrich/handle/raw/",
+        json={"handle": "found_timing", "platform": "instagram"},
+        headers={"Authorization": f"Bearer {sandbox.api_key}"},
+    )
+    (entry,) = sandbox.requests()
+    assert entry["t"] - entry["start"] >= 0.2
+
+
+@pytest.mark.parametrize(
+    ("starts", "most"),
+    [([], 0), ([5.0], 1), ([0.0, 10.0, 59.9, 60.0, 61.0, 130.0], 4), ([0.0, 60.0, 120.0], 1)],
+)
+def test_the_busiest_minute_counts_requests_by_arrival(starts: list[float], most: int) -> None:
+    sandbox = InfluencersClubSandbox()
+    with sandbox.state.lock:
+        sandbox.state.log.extend({"start": start, "t": start} for start in starts)
+    assert sandbox.count_max_window() == most

@@ -399,6 +399,16 @@ class InfluencersClubSandbox(ServedSandbox):
         """
         return self.state.get_requests()
 
+    def count_max_window(self, seconds: float = 60.0) -> int:
+        """The most requests that arrived within any ``seconds`` (the account's limit window)."""
+        starts = sorted(r["start"] for r in self.state.get_requests())
+        best = first = 0
+        for last, start in enumerate(starts):
+            while start - starts[first] >= seconds:
+                first += 1
+            best = max(best, last - first + 1)
+        return best
+
     def charge_log(self) -> list[dict[str, Any]]:
         """Every per-creator (and per-e-mail) charge: time, key, what paid, kind and credits."""
         ic_batches.advance_all(self.state)
