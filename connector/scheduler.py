@@ -199,13 +199,16 @@ class Nudges:
 
     def _open(self) -> WakeListener | None:
         try:
-            return self.services.store.wake.listen()
+            listener = self.services.store.wake.listen()
         except ConnectorError as exc:
             log.warning(
                 "no wake-ups: requested polls start within the fallback look",
                 extra={"error": str(exc), "fallback_seconds": NUDGE_FALLBACK_EVERY},
             )
             return None
+        if listener is not None:
+            log.info("listening for wake-ups", extra={"via": type(listener).__name__})
+        return listener
 
 
 def run_search(services: Services, name: str) -> None:
