@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/enrich_cold.py
 	$(BIN)/python bench/workers.py
+	$(BIN)/python bench/webhook_latency.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -14,7 +14,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    EVENT_JOB_SUBMITTED,
+    JobExecutionEvent,
+    JobSubmissionEvent,
+)
 from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 
@@ -30,10 +37,18 @@ from connector.store.workers import HEARTBEAT_EVERY
 if TYPE_CHECKING:
     from connector.services import Services
     from connector.store.models import WorkerState
+    from connector.store.wake import WakeListener
 
 log = logging.getLogger(__name__)
 
-NUDGE_EVERY = 2.0
+# The web process wakes the worker at once (connector.store.wake); the ``nudges`` job only
+# catches a lost wake-up, or a database without them.
+NUDGE_FALLBACK_EVERY = 10.0
+# The wake thread blocks this long at a time (it sees a stop within it); a poll requested while
+# it was running is brought forward within BUSY_RECHECK of its end.
+WAKE_WAIT = 1.0
+BUSY_RECHECK = 0.05
+WAKE_RETRY = 5.0
 MISFIRE_GRACE = 60
 HOUSEKEEPING_EVERY = 3600.0
 # Runs, their record events, credit snapshots and alert deliveries older than this are deleted
@@ -89,12 +104,111 @@ def tick_housekeeping(services: Services) -> None:
     log.info("housekeeping", extra=pruned)
 
 
-def take_nudges(services: Services, scheduler: BlockingScheduler) -> None:
-    """Bring forward the poll of every source a webhook or the API asked for."""
-    for name in services.store.take_poll_requests():
-        job = scheduler.get_job(f"poll:{name}")
-        if job is not None:
-            job.modify(next_run_time=datetime.now(UTC))
+def take_nudges(services: Services, nudges: Nudges) -> None:
+    """Bring forward the poll of every source a webhook or the API asked for (the fallback)."""
+    nudges.take()
+
+
+class Nudges:
+    """Brings a source's poll forward as soon as a webhook, a nudge or the API asks for it.
+
+    A wake-up from the web process (``connector.store.wake``) makes the wake thread read the
+    poll requests at once; the ``nudges`` job reads them every ``NUDGE_FALLBACK_EVERY`` seconds
+    too, so a lost wake-up only delays a poll. A poll requested while the same poll runs (it may
+    have read the source before the new record arrived) runs again as soon as it ends.
+    """
+
+    def __init__(self, services: Services, running: RunningJobs | None = None) -> None:
+        self.services = services
+        self.running = running
+        self.scheduler: BlockingScheduler | None = None
+        self._due: set[str] = set()
+        self._forwarded: set[str] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._listen, name="wake", daemon=True)
+
+    def take(self) -> None:
+        """Consume the store's poll requests and bring their polls forward."""
+        if self.services.stopping.is_set():
+            return  # left in the store for the next worker
+        names = self.services.store.take_poll_requests()
+        with self._lock:
+            self._due |= names
+        self.apply()
+
+    def apply(self) -> None:
+        """Bring forward every due poll that is not running now; the others stay due."""
+        busy = set(self.running.get_ids()) if self.running is not None else set()
+        with self._lock:
+            ready = sorted(n for n in self._due if f"poll:{n}" not in busy)
+            self._due -= set(ready)
+            self._forwarded |= set(ready)
+        # Outside the lock: the scheduler calls ``on_event`` while holding its own.
+        for name in ready:
+            job = self.scheduler.get_job(f"poll:{name}") if self.scheduler else None
+            if job is not None:
+                job.modify(next_run_time=datetime.now(UTC))
+
+    def on_event(self, event: JobSubmissionEvent) -> None:
+        """A poll brought forward in the instant its last run was ending: make it due again."""
+        name = event.job_id.removeprefix("poll:")
+        if name == event.job_id:
+            return
+        with self._lock:
+            if name in self._forwarded:
+                self._forwarded.discard(name)
+                if event.code == EVENT_JOB_MAX_INSTANCES:
+                    self._due.add(name)
+
+    def start(self) -> None:
+        """Listen for wake-ups in a daemon thread."""
+        self._thread.start()
+
+    def stop(self, timeout: float = 0.0) -> None:
+        """Stop listening; wait up to ``timeout`` seconds for the thread to close its socket."""
+        self._stop.set()
+        if self._thread.is_alive() and timeout > 0:
+            self._thread.join(timeout)
+
+    def _listen(self) -> None:
+        listener: WakeListener | None = None
+        opened = False
+        while not self._stop.is_set():
+            if not opened:
+                listener, opened = self._open(), True
+            with self._lock:
+                wait = BUSY_RECHECK if self._due else WAKE_WAIT
+            try:
+                woken = listener.wait(wait) if listener else self._stop.wait(wait)
+                if woken and listener is not None:
+                    self.take()
+                else:
+                    self.apply()
+            except ConnectorError as exc:
+                log.warning(
+                    "wake-ups interrupted: polls requested meanwhile wait for the fallback look",
+                    extra={"error": str(exc), "fallback_seconds": NUDGE_FALLBACK_EVERY},
+                )
+                if listener is not None:
+                    listener.close()
+                    listener, opened = None, False
+                self._stop.wait(WAKE_RETRY)
+        if listener is not None:
+            listener.close()
+
+    def _open(self) -> WakeListener | None:
+        try:
+            listener = self.services.store.wake.listen()
+        except ConnectorError as exc:
+            log.warning(
+                "no wake-ups: requested polls start within the fallback look",
+                extra={"error": str(exc), "fallback_seconds": NUDGE_FALLBACK_EVERY},
+            )
+            return None
+        if listener is not None:
+            log.info("listening for wake-ups", extra={"via": type(listener).__name__})
+        return listener
 
 
 def run_search(services: Services, name: str) -> None:
@@ -103,10 +217,13 @@ def run_search(services: Services, name: str) -> None:
     run_saved_search(services, name)
 
 
-def build_scheduler(services: Services, running: RunningJobs | None = None) -> BlockingScheduler:
+def build_scheduler(
+    services: Services, running: RunningJobs | None = None, nudges: Nudges | None = None
+) -> BlockingScheduler:
     """A ``BlockingScheduler`` with one job per source, plus the housekeeping jobs.
 
-    ``running`` learns which jobs run at any moment (for a stop, and the heartbeat).
+    ``running`` learns which jobs run at any moment (for a stop, and the heartbeat); ``nudges``
+    brings polls forward when they are requested (its wake thread is started by the caller).
     """
     settings = services.settings
     scheduler = BlockingScheduler(timezone=UTC)
@@ -134,12 +251,15 @@ def build_scheduler(services: Services, running: RunningJobs | None = None) -> B
     add(tick_outbox, "outbox", settings.pipeline.outbox_flush_every)
     add(tick_recover, "recover", max(1.0, settings.pipeline.reservation_lease / 2))
     add(tick_credits, "credits", settings.credits.check_every)
-    add(take_nudges, "nudges", NUDGE_EVERY, scheduler)
+    nudges = nudges or Nudges(services, running)
+    nudges.scheduler = scheduler
+    add(take_nudges, "nudges", NUDGE_FALLBACK_EVERY, nudges)
     add(tick_housekeeping, "housekeeping", HOUSEKEEPING_EVERY)
     for search in settings.discovery.searches:
         if search.every:
             add(run_search, f"discover:{search.name}", search.every, search.name)
     scheduler.add_listener(_on_job_event(services), EVENT_JOB_ERROR | EVENT_JOB_MISSED)
+    scheduler.add_listener(nudges.on_event, EVENT_JOB_SUBMITTED | EVENT_JOB_MAX_INSTANCES)
     return scheduler
 
 
@@ -239,7 +359,8 @@ def run_worker(services: Services, *, stop_timeout: float = STOP_TIMEOUT) -> Non
     signal stops at once.
     """
     running = RunningJobs()
-    scheduler = build_scheduler(services, running)
+    nudges = Nudges(services, running)
+    scheduler = build_scheduler(services, running, nudges)
     heartbeat = Heartbeat(services, running)
     deadline: list[float] = []
 
@@ -261,7 +382,9 @@ def run_worker(services: Services, *, stop_timeout: float = STOP_TIMEOUT) -> Non
         extra={"worker": services.worker_id, "sources": ",".join(services.source_names)},
     )
     heartbeat.start()
+    nudges.start()
     scheduler.start()
+    nudges.stop()
     if not deadline:
         deadline.append(time.monotonic() + stop_timeout)
     heartbeat.beat("stopping")
@@ -275,6 +398,7 @@ def run_worker(services: Services, *, stop_timeout: float = STOP_TIMEOUT) -> Non
         )
         _exit_now(0)
     heartbeat.stop("stopped")
+    nudges.stop(timeout=min(WAKE_WAIT, max(deadline[0] - time.monotonic(), 0.0)))
     log.info("worker stopped", extra={"worker": services.worker_id})
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +16,13 @@ from connector.config import Settings
 from connector.services import Services
 from connector.store import Store
 from connector.web import create_app
-from connector.web.sheets_webhooks import COALESCE_SECONDS, build_signature, check_signature
+from connector.web.sheets_webhooks import build_signature, check_signature
 
 SECRET = "nudge-secret"
 
 
 class Clock:
-    """A settable clock for the app (the nudge window and freshness use it)."""
+    """A settable clock for the app (the freshness check uses it)."""
 
     def __init__(self) -> None:
         self.now = datetime.now(UTC)
@@ -111,14 +111,19 @@ def test_a_signed_nudge_requests_one_poll(client: FlaskClient, store: Store) -> 
     assert store.take_poll_requests() == {"leads"}
 
 
-def test_a_flood_of_nudges_is_coalesced_into_one_poll(
-    client: FlaskClient, store: Store, clock: Clock
-) -> None:
+def test_a_flood_of_nudges_is_coalesced_into_one_poll(client: FlaskClient, store: Store) -> None:
     answers = [nudge(client).get_json()["coalesced"] for _ in range(20)]
     assert answers == [False] + [True] * 19
     assert store.take_poll_requests() == {"leads"}
     assert store.take_poll_requests() == set()
-    clock.now += timedelta(seconds=COALESCE_SECONDS + 1)
+
+
+def test_a_nudge_right_after_the_worker_took_the_last_one_asks_again(
+    client: FlaskClient, store: Store
+) -> None:
+    """A row added while the last requested poll runs must not wait for the regular poll."""
+    assert nudge(client).get_json()["coalesced"] is False
+    assert store.take_poll_requests() == {"leads"}
     assert nudge(client).get_json()["coalesced"] is False
     assert store.take_poll_requests() == {"leads"}
 

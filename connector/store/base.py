@@ -14,6 +14,7 @@ from connector.errors import ConnectorError, TransientError
 from connector.retry import RetryPolicy, call_with_retries
 from connector.store.models import LedgerKey
 from connector.store.schema import runs
+from connector.store.wake import Wake, build_wake
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
@@ -64,6 +65,8 @@ class StoreBase:
         self.clock: Clock = clock or utc_now
         self.found_max_age = found_max_age
         self.not_found_max_age = not_found_max_age
+        # Tells the workers that a poll request is waiting (see ``connector.store.wake``).
+        self.wake: Wake = build_wake(engine)
 
     @property
     def dialect(self) -> str:

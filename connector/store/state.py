@@ -118,16 +118,30 @@ class StateMixin(StoreBase):
         """True while ``source`` is paused."""
         return bool(self.get_source_state(source).get("paused_at"))
 
-    def _poll_request(self, source: str, now: datetime) -> Any:
-        stmt = self.insert(poll_requests).values(source=source, requested_at=now)
-        return stmt.on_conflict_do_update(
-            index_elements=["source"], set_={"requested_at": stmt.excluded.requested_at}
+    def _poll_request(self, conn: sa.Connection, source: str, now: datetime) -> bool:
+        """Save a poll request in ``conn``'s transaction and wake the workers at its commit;
+        False when one was already waiting (its wake is on its way)."""
+        stmt = (
+            self.insert(poll_requests)
+            .values(source=source, requested_at=now)
+            .on_conflict_do_nothing()
+            .returning(poll_requests.c.source)
         )
+        if conn.execute(stmt).first() is None:
+            return False
+        self.wake.signal_in(conn)
+        return True
 
-    def request_poll(self, source: str) -> None:
-        """Ask the worker to poll ``source`` soon (the web app's nudge)."""
-        stmt = self._poll_request(source, self.now())
-        self.transaction(lambda conn: conn.execute(stmt))
+    def request_poll(self, source: str) -> bool:
+        """Ask the workers to poll ``source`` now (the web app's nudge) and wake them.
+
+        False when a request for ``source`` was still waiting: this one is folded into it.
+        """
+        now = self.now()
+        added = self.transaction(lambda conn: self._poll_request(conn, source, now))
+        if added:
+            self.wake.send()
+        return added
 
     def take_poll_requests(self) -> set[str]:
         """Consume every pending nudge; each is returned to exactly one caller."""
@@ -172,7 +186,7 @@ class StateMixin(StoreBase):
         """
         now = self.now()
 
-        def work(conn: sa.Connection) -> set[str]:
+        def work(conn: sa.Connection) -> tuple[set[str], bool]:
             conn.execute(sa.delete(seen_events).where(seen_events.c.seen_at < now - keep))
             new: set[str] = set()
             hints: dict[str, set[str]] = {}
@@ -195,11 +209,15 @@ class StateMixin(StoreBase):
             ]
             for chunk in chunked(rows):
                 conn.execute(self.insert(record_hints).values(list(chunk)).on_conflict_do_nothing())
-            for source in sorted(hints):
-                conn.execute(self._poll_request(source, now))
-            return new
+            woken = [self._poll_request(conn, source, now) for source in sorted(hints)]
+            return new, any(woken)
 
-        return self.transaction(work) if events else set()
+        if not events:
+            return set()
+        new, woken = self.transaction(work)
+        if woken:
+            self.wake.send()
+        return new
 
     def get_known_records(self, source: str) -> dict[str, str]:
         """Record id → fingerprint of the records last seen in ``source``."""

@@ -2,8 +2,8 @@
 
 ``POST /webhooks/sheets/<source>`` with ``X-Connector-Signature: sha256=<hex HMAC-SHA256 of the
 raw body>`` keyed by ``web.sheets_nudge_secret`` and a JSON body
-``{"source", "sheet", "changeType", "ts"}``. Answers: 202 when a poll was requested (or a
-repeat within ``COALESCE_SECONDS`` was folded into it), 400 malformed body or not a sheets
+``{"source", "sheet", "changeType", "ts"}``. Answers: 202 when a poll was requested (or folded
+into a request the worker has not taken yet), 400 malformed body or not a sheets
 source, 401 bad signature or stale ``ts``, 403 nudges not configured, 404 unknown source,
 409 source disabled, 413 body too large.
 """
@@ -14,11 +14,10 @@ import hashlib
 import hmac
 import json
 import logging
-import threading
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from connector.errors import ConfigError
 from connector.services import Services
@@ -31,8 +30,6 @@ bp = Blueprint("sheets_webhooks", __name__, url_prefix="/webhooks/sheets")
 
 SIGNATURE_HEADER = "X-Connector-Signature"
 FRESHNESS_SECONDS = 300.0
-COALESCE_SECONDS = 5.0
-_EXTENSION = "connector.sheets_nudges"
 
 
 def build_signature(body: bytes, secret: str) -> str:
@@ -47,29 +44,6 @@ def check_signature(body: bytes, header: str | None, secret: str) -> bool:
     return hmac.compare_digest(
         header.strip().lower().encode(), build_signature(body, secret).encode()
     )
-
-
-class NudgeGate:
-    """Folds repeated nudges of one source within ``window`` seconds into the first."""
-
-    def __init__(self, window: float = COALESCE_SECONDS) -> None:
-        self.window = window
-        self._last: dict[str, datetime] = {}
-        self._lock = threading.Lock()
-
-    def admit(self, source: str, now: datetime) -> bool:
-        """True for the first nudge of ``source`` in the window (the one that requests a poll)."""
-        with self._lock:
-            last = self._last.get(source)
-            if last is not None and 0 <= (now - last).total_seconds() < self.window:
-                return False
-            self._last[source] = now
-            return True
-
-
-def get_gate() -> NudgeGate:
-    """The current app's ``NudgeGate`` (created on first use)."""
-    return current_app.extensions.setdefault(_EXTENSION, NudgeGate())  # type: ignore[no-any-return]
 
 
 def _parse_body(body: bytes, source: str, now: datetime) -> tuple[int, str] | None:
@@ -116,13 +90,13 @@ def receive_nudge(source: str) -> tuple[Response, int] | Response:
     problem = _check_source(services, source) or _parse_body(body, source, now)
     if problem is not None:
         return error_response(*problem)
-    if not get_gate().admit(source, now):
-        return jsonify({"ok": True, "source": source, "coalesced": True}), 202
-    store_nudge(services, source)
-    return jsonify({"ok": True, "source": source, "coalesced": False}), 202
+    coalesced = not store_nudge(services, source)
+    return jsonify({"ok": True, "source": source, "coalesced": coalesced}), 202
 
 
-def store_nudge(services: Services, source: str) -> None:
-    """Leave the poll request for the worker in the store."""
-    services.store.request_poll(source)
-    log.info("sheets nudge: poll requested", extra={"source": source})
+def store_nudge(services: Services, source: str) -> bool:
+    """Leave the poll request for the worker in the store and wake it; False when a request
+    was still waiting (a flood of nudges ends in one poll, and none after a poll is lost)."""
+    requested = services.store.request_poll(source)
+    log.info("sheets nudge: poll requested", extra={"source": source, "coalesced": not requested})
+    return requested
