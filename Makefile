@@ -57,6 +57,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/enrich_cold.py
 	$(BIN)/python bench/workers.py
 	$(BIN)/python bench/webhook_latency.py
+	$(BIN)/python bench/batch_latency.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

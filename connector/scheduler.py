@@ -69,11 +69,26 @@ def poll_source(services: Services, name: str) -> None:
     run_cycle(services, name)
 
 
-def tick_batches(services: Services) -> None:
-    """Poll due batches and serve work whose creators became available."""
+def tick_batches(services: Services, scheduler: BlockingScheduler) -> None:
+    """Poll due batches and serve work whose creators became available.
+
+    The job's next run is then brought forward to the next batch poll due before it, so a poll
+    planned for just after a batch's expected finish is not late by up to a tick.
+    """
     poll_batches(services)
     serve_ready(services)
     flush_outbox(services)
+    if services.stopping.is_set():
+        return
+    due = services.store.get_next_batch_poll()
+    job = scheduler.get_job("batches")
+    if (
+        due is not None
+        and job is not None
+        and job.next_run_time is not None
+        and due < job.next_run_time
+    ):
+        job.modify(next_run_time=max(due, datetime.now(UTC)))
 
 
 def tick_recover(services: Services) -> None:
@@ -247,7 +262,7 @@ def build_scheduler(
 
     for name in services.source_names:
         add(poll_source, f"poll:{name}", settings.get_source(name).poll_interval, name)
-    add(tick_batches, "batches", min(BATCH_TICK, settings.pipeline.batch_poll_seconds))
+    add(tick_batches, "batches", min(BATCH_TICK, settings.pipeline.batch_poll_seconds), scheduler)
     add(tick_outbox, "outbox", settings.pipeline.outbox_flush_every)
     add(tick_recover, "recover", max(1.0, settings.pipeline.reservation_lease / 2))
     add(tick_credits, "credits", settings.credits.check_every)

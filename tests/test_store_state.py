@@ -152,11 +152,11 @@ def test_known_records_upsert_and_delete(store: Store) -> None:
 
 
 def test_written_hashes_per_identity_and_target(store: Store) -> None:
-    store.save_written_hashes("leads", "alice", {"Followers": "a1", "Email": "e1"})
-    store.save_written_hashes("leads", "alice", {"Followers": "a2"})
-    store.save_written_hashes("leads", "bob", {"Email": "e2"})
-    store.save_written_hashes("crm", "alice", {"Email": "zz"})
-    store.save_written_hashes("leads", "carol", {})
+    store.save_written_hashes("leads", {"alice": {"Followers": "a1", "Email": "e1"}})
+    store.save_written_hashes("leads", {"alice": {"Followers": "a2"}, "bob": {"Email": "e2"}})
+    store.save_written_hashes("crm", {"alice": {"Email": "zz"}})
+    store.save_written_hashes("leads", {"carol": {}})
+    store.save_written_hashes("leads", {})
     assert store.get_written_hashes("leads", ["alice", "bob", "carol"]) == {
         "alice": {"Followers": "a2", "Email": "e1"},
         "bob": {"Email": "e2"},

@@ -284,6 +284,21 @@ def test_claim_due_batches_hands_each_poll_to_one_caller(store: Store, clock: Fa
     assert intent.ref in {b.ref for b in store.fetch_open_batches()}
 
 
+def test_the_next_batch_poll_is_the_earliest_a_claim_may_take(
+    store: Store, clock: FakeClock
+) -> None:
+    assert store.get_next_batch_poll() is None
+    store.save_batch(IG, "full", _items("A"))
+    assert store.get_next_batch_poll() is None
+    soon = store.save_batch(IG, "full", _items("B"))
+    later = store.save_batch(IG, "full", _items("C"))
+    store.attach_batch_id(later.ref, "api-later", next_poll_at=clock.now + timedelta(minutes=5))
+    store.attach_batch_id(soon.ref, "api-soon", next_poll_at=clock.now + timedelta(seconds=31))
+    assert store.get_next_batch_poll() == clock.now + timedelta(seconds=31)
+    store.mark_batch_collected(soon.ref)
+    assert store.get_next_batch_poll() == clock.now + timedelta(minutes=5)
+
+
 # --- outbox -------------------------------------------------------------------------------
 
 

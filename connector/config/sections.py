@@ -157,7 +157,10 @@ class PipelineSettings(SettingsSection):
 
     mode: Mode = "full"
     batch_threshold: int = Field(50, ge=1)
-    batch_poll_seconds: Seconds = Field(45.0, gt=0)
+    # The shortest gap between two status polls of one batch (``pipeline.cadence`` plans the
+    # rest from the batch's ETA); the API asks for 30 to 60 s, so ``check_settings`` refuses less
+    # against anything but a loopback sandbox.
+    batch_poll_seconds: Seconds = Field(30.0, gt=0)
     refresh_after_days: float = Field(30, ge=0)
     not_found_refresh_days: float = Field(7, ge=0)
     reservation_lease: Seconds = 600.0

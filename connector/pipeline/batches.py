@@ -9,8 +9,9 @@ from datetime import timedelta
 from connector.enrich.models import EmailMatch, get_price, parse_email_match
 from connector.enrich.retry import describe_failure, is_ambiguous
 from connector.errors import ConnectorError, FatalError, RetryableError
+from connector.pipeline.cadence import plan_next_poll
 from connector.pipeline.context import PipelineServices
-from connector.pipeline.delivery import deliver_ready, mark_records, write_status
+from connector.pipeline.delivery import deliver_ready, flush_outbox, mark_records, write_status
 from connector.pipeline.events import BATCH, save_lookup_events
 from connector.pipeline.holds import BATCH_HOLDER, UNCONFIRMED_HOLD
 from connector.pipeline.report import CycleReport
@@ -138,10 +139,15 @@ def _fail_create(
 
 
 def poll_batches(services: PipelineServices, report: CycleReport | None = None) -> int:
-    """Poll every due batch once; collect finished ones; resume paused ones when affordable."""
+    """Poll every due batch once; collect finished ones; resume paused ones when affordable.
+
+    A finished batch's rows are written back before this returns (its outbox is flushed), and
+    every batch still running gets its next poll from its progress (``pipeline.cadence``).
+    """
     store, settings = services.store, services.settings
     report = report or CycleReport(source="*")
-    poll_every = timedelta(seconds=settings.pipeline.batch_poll_seconds)
+    floor = settings.pipeline.batch_poll_seconds
+    poll_every = timedelta(seconds=floor)
     due = store.claim_due_batches(lease=poll_every)
     for batch in due:
         if services.stopping.is_set():
@@ -164,11 +170,13 @@ def poll_batches(services: PipelineServices, report: CycleReport | None = None) 
             failed=status.failed_count,
             credits_used=status.credits_used,
             last_polled_at=services.clock(),
-            next_poll_at=services.clock() + poll_every,
+            next_poll_at=plan_next_poll(status, services.clock(), floor),
         )
         if status.status == "finished":
             paid = _collect(services, batch, report)
             deliver_ready(services, paid=paid, paid_run=batch.run_id, route=BATCH, report=report)
+            # Written now, not at the outbox job's next turn: the rows waited for this poll.
+            flush_outbox(services)
         elif status.status == "failed":
             _fail_items(services, batch, status.status_message or "the batch failed", retry=False)
         elif status.status == "paused_insufficient_credits":

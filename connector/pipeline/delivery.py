@@ -27,6 +27,9 @@ from connector.store.models import EmailLookup, LedgerEntry, LedgerKey, RecordEv
 
 log = logging.getLogger(__name__)
 
+# Outbox entries taken (and leased) at a time by one flusher.
+OUTBOX_PAGE = 1000
+
 
 def get_lease(services: PipelineServices) -> timedelta:
     """How long a lease (reservation, poll, outbox, stalled-work claim) of a dead worker lasts."""
@@ -322,11 +325,25 @@ def deliver_ready(
 
 
 def flush_outbox(services: PipelineServices, source_name: str | None = None) -> int:
-    """Write due outbox entries back to their sources; failures are retried with backoff."""
+    """Write every due outbox entry back to its source; failures are retried with backoff.
+
+    The entries go in pages of ``OUTBOX_PAGE``, until none is due (or the worker stops): a
+    finished batch of thousands of rows is written at once, not a page per tick.
+    """
+    written = 0
+    while True:
+        count, written_now = _flush_page(services, source_name)
+        written += written_now
+        if count < OUTBOX_PAGE or services.stopping.is_set():
+            return written
+
+
+def _flush_page(services: PipelineServices, source_name: str | None) -> tuple[int, int]:
+    """Write one page of due entries; returns (entries taken, records written)."""
     store = services.store
     # The lease keeps parallel flushers (other jobs, other workers) off the same writes; after
     # a crash the unacknowledged ones come back when it runs out.
-    due = store.fetch_due_writes(source_name, limit=1000, lease=get_lease(services))
+    due = store.fetch_due_writes(source_name, limit=OUTBOX_PAGE, lease=get_lease(services))
     by_source: dict[str, list[Any]] = defaultdict(list)
     for entry in due:
         by_source[entry.source].append(entry)
@@ -350,16 +367,19 @@ def flush_outbox(services: PipelineServices, source_name: str | None = None) -> 
             )
             continue
         done_keys = set(result.written) | set(result.missing) | set(result.failed)
+        written_keys = set(result.written)
+        hashes: dict[str, dict[str, str]] = defaultdict(dict)
         for entry in entries:
-            if entry.record_key in result.written and entry.payload.get("hashes"):
-                store.save_written_hashes(name, entry.payload["identity"], entry.payload["hashes"])
+            if entry.record_key in written_keys and entry.payload.get("hashes"):
+                hashes[entry.payload["identity"]].update(entry.payload["hashes"])
+        store.save_written_hashes(name, hashes)
         store.mark_writes_done([e.id for e in entries if e.record_key in done_keys])
         written += len(result.written)
         for key, reason in result.failed.items():
             log.warning(
                 "record write failed", extra={"source": name, "record": key, "error": reason}
             )
-    return written
+    return len(due), written
 
 
 def hand_back(services: PipelineServices, items: Sequence[WorkItem]) -> None:

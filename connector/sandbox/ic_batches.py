@@ -70,6 +70,8 @@ class Batch:
     segment_start: float | None = None
     segment_base: int = 0
     started_at: float | None = None
+    # When the last row was processed by the emulated clock (not when someone looked).
+    finished_at: float | None = None
     status_message: str | None = None
 
     def advance(self, state: SandboxState, now: float) -> None:
@@ -98,6 +100,8 @@ class Batch:
             self.processed += 1
         if self.processed >= len(self.rows):
             self.status = "finished"
+            rate = config["batch_rows_per_second"]
+            self.finished_at = self.segment_start + (len(self.rows) - self.segment_base) / rate
 
     def _process_row(self, state: SandboxState, value: str) -> bool:
         handle = value.strip()

@@ -181,6 +181,15 @@ class BatchMixin(StoreBase):
 
         return self.transaction(work)
 
+    def get_next_batch_poll(self) -> datetime | None:
+        """The earliest ``next_poll_at`` of the batches :meth:`claim_due_batches` may return."""
+        query = sa.select(sa.func.min(batches.c.next_poll_at)).where(
+            batches.c.status.not_in((*BATCH_CLOSED_STATUSES, "intent")),
+            batches.c.batch_id.is_not(None),
+        )
+        # ``min`` keeps the column's type, so the value comes back aware UTC on every backend.
+        return self.transaction(lambda conn: conn.execute(query).scalar())
+
     def fetch_batch_items(self, ref: str) -> list[BatchItem]:
         """The handles submitted in the batch."""
         query = (

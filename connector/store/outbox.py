@@ -75,18 +75,17 @@ class OutboxMixin(StoreBase):
             rows = conn.execute(query).all()
             if lease is None:
                 return [_write(r) for r in rows]
-            won = []
-            for row in rows:
+            won: list[OutboxWrite] = []
+            # Still due when updated: a concurrent flusher that took a row first keeps it.
+            for chunk in chunked([r.id for r in rows]):
                 stmt = (
                     sa.update(outbox)
-                    .where(outbox.c.id == row.id, due)
+                    .where(outbox.c.id.in_(chunk), due)
                     .values(next_attempt_at=now + lease)
                     .returning(*outbox.c)
                 )
-                claimed = conn.execute(stmt).first()
-                if claimed is not None:
-                    won.append(_write(claimed))
-            return won
+                won.extend(_write(r) for r in conn.execute(stmt))
+            return sorted(won, key=lambda w: w.id)
 
         return self.transaction(work)
 

@@ -272,18 +272,25 @@ class StateMixin(StoreBase):
 
         return self.transaction(work) if wanted else {}
 
-    def save_written_hashes(self, source: str, identity: str, hashes: Mapping[str, str]) -> None:
-        """Remember the hash of each value written to ``identity``'s targets."""
+    def save_written_hashes(
+        self, source: str, hashes_by_identity: Mapping[str, Mapping[str, str]]
+    ) -> None:
+        """Remember the hash of each value written, per identity and target, in one transaction.
+
+        One statement executed for every row: a batch's thousands of records cost one round
+        trip per chunk, not one transaction each.
+        """
         now = self.now()
         rows = [
             {"source": source, "identity": identity, "target": t, "hash": h, "written_at": now}
+            for identity, hashes in sorted(hashes_by_identity.items())
             for t, h in sorted(hashes.items())
         ]
         if not rows:
             return
-        stmt = self.insert(written_hashes).values(rows)
+        stmt = self.insert(written_hashes)
         stmt = stmt.on_conflict_do_update(
             index_elements=["source", "identity", "target"],
             set_={"hash": stmt.excluded["hash"], "written_at": stmt.excluded.written_at},
         )
-        self.transaction(lambda conn: conn.execute(stmt))
+        self.transaction(lambda conn: conn.execute(stmt, rows))
