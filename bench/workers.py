@@ -196,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     met = (
         ratio >= 0.95
         and max_window <= RPM
+        and stats["http_429"] == 0
         and result["double_spent"] == 0
         and open_rows == 0
         and stats["credits_charged"] == unique

@@ -28,7 +28,11 @@ class RateBudget:
     """``limit`` requests per ``per_seconds`` under ``key``; ``acquire`` waits for a slot.
 
     With Redis storage every process using the same key shares one budget, which is how several
-    workers stay inside one influencers.club account's 300 requests/minute.
+    workers stay inside one influencers.club account's 300 requests/minute. ``cap`` adds a
+    second, longer window (``(limit, seconds)``) that every slot must also fit in: the API
+    counts requests as they arrive, and a request reaches it a little after its slot was taken,
+    by a delay that varies, so a budget paced exactly at the API's limit can be seen above it
+    for an instant; a cap a few requests below the API's own window keeps that from happening.
     """
 
     def __init__(
@@ -38,10 +42,13 @@ class RateBudget:
         limit: int,
         per_seconds: float,
         key: str,
+        cap: tuple[int, float] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._limiter = MovingWindowRateLimiter(store)
         self._item: RateLimitItem = _item(limit, per_seconds)
+        self._cap: RateLimitItem | None = _item(*cap) if cap else None
+        self.cap = cap
         self.limit = limit
         self.per_seconds = per_seconds
         self.key = key
@@ -49,16 +56,24 @@ class RateBudget:
         self._lock = threading.Lock()
 
     def try_acquire(self) -> bool:
-        """Take a slot if one is free now."""
+        """Take a slot if one is free now (in the pacing window, then in the cap's)."""
         try:
-            return bool(self._limiter.hit(self._item, self.key))
+            if not self._limiter.hit(self._item, self.key):
+                return False
+            # A pacing slot taken when the cap is full goes unused: a fraction of one second's
+            # slots, only while the cap binds, in exchange for never counting beyond it.
+            return self._cap is None or bool(self._limiter.hit(self._cap, self.key))
         except Exception as exc:
             raise TransientError(f"rate budget storage unavailable: {exc}") from exc
 
     def wait_time(self) -> float:
-        """Seconds until the oldest hit in the window expires (0 when a slot is free)."""
+        """Seconds until a slot may be free in every window (0 when one is free now)."""
+        items = [self._item] if self._cap is None else [self._item, self._cap]
+        return max(self._get_wait(item) for item in items)
+
+    def _get_wait(self, item: RateLimitItem) -> float:
         try:
-            stats = self._limiter.get_window_stats(self._item, self.key)
+            stats = self._limiter.get_window_stats(item, self.key)
         except Exception as exc:
             raise TransientError(f"rate budget storage unavailable: {exc}") from exc
         if stats.remaining > 0:

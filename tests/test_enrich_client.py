@@ -608,13 +608,24 @@ def test_iter_discover_pages_until_short_page_total_or_cap(
     assert accounts == [f"uc_{i}" for i in range(ids)]
 
 
-def test_build_rate_budget_paces_per_second_when_it_can() -> None:
-    for rpm, limit, per in [(600, 10, 1), (300, 5, 1), (250, 25, 6), (7, 7, 60)]:
-        config = parse_settings(
-            {"influencers_club": {"requests_per_minute": rpm, "api_key": "k"}}, environ={}
-        )
-        budget = build_rate_budget(config)
-        assert (budget.limit, budget.per_seconds) == (limit, per)
+@pytest.mark.parametrize(
+    ("rpm", "limit", "per", "cap"),
+    [
+        (600, 10, 1, (588, 60)),
+        (300, 5, 1, (294, 60)),
+        (250, 25, 6, (245, 60)),
+        (50, 5, 6, (49, 60)),
+        (7, 7, 60, None),
+    ],
+)
+def test_build_rate_budget_paces_per_second_when_it_can_capped_below_the_minute(
+    rpm: int, limit: int, per: int, cap: tuple[int, int] | None
+) -> None:
+    config = parse_settings(
+        {"influencers_club": {"requests_per_minute": rpm, "api_key": "k"}}, environ={}
+    )
+    budget = build_rate_budget(config)
+    assert (budget.limit, budget.per_seconds, budget.cap) == (limit, per, cap)
 
 
 def test_budget_key_is_per_account_and_never_the_key_itself() -> None:

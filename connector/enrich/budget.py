@@ -8,16 +8,25 @@ import math
 from connector.config import InfluencersClubSettings, Settings
 from connector.ratelimit import RateBudget, build_storage
 
+# Requests per minute left unused below the account's limit: the margin for requests that
+# reach the API later than their slot was taken (see ``RateBudget``). Budgets under
+# ``CAPPED_FROM`` a minute send too few requests for that delay to bunch them.
+HEADROOM = 0.02
+CAPPED_FROM = 50
+
 
 def build_rate_budget(settings: Settings) -> RateBudget:
-    """The account's request budget, paced smoothly and keyed by a hash of the API key."""
+    """The account's request budget, paced smoothly, capped a little below the account's
+    per-minute limit, and keyed by a hash of the API key."""
     rpm = settings.influencers_club.requests_per_minute
     step = math.gcd(rpm, 60)
+    cap = (rpm - math.ceil(rpm * HEADROOM), 60) if rpm >= CAPPED_FROM else None
     return RateBudget(
         build_storage(settings.rate_limit_storage),
         limit=rpm // step,
         per_seconds=60 // step,
         key=get_budget_key(settings.influencers_club),
+        cap=cap,
     )
 
 
