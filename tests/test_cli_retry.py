@@ -9,16 +9,17 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from pipeline_kit import finish_batches
 
 from connector.cli.context import CliContext
 from connector.cli.retry import retry_command
 from connector.config import Settings
 from connector.pipeline.batches import poll_batches
 from connector.pipeline.cycle import run_cycle
-from connector.pipeline.delivery import deliver_ready, flush_outbox
+from connector.pipeline.delivery import flush_outbox
 from connector.pipeline.recovery import serve_ready
 from connector.sandbox.stack import SandboxStack
-from connector.services import Services, build_services
+from connector.services import build_services
 
 BATCH_CREATE = "/public/v1/enrichment/batch/"
 
@@ -45,16 +46,6 @@ def cycle(settings: Settings, name: str) -> Any:
         return run_cycle(services, name)
     finally:
         services.close()
-
-
-def finish_batches(services: Services) -> None:
-    for _ in range(100):
-        if not services.store.fetch_open_batches():
-            break
-        poll_batches(services)
-        deliver_ready(services)
-        time.sleep(0.2)
-    flush_outbox(services)
 
 
 def retry(settings: Settings, *args: str) -> Any:

@@ -9,13 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pipeline_kit import build_pipeline, finish_batches
 
-from connector.pipeline.batches import poll_batches
 from connector.pipeline.cycle import release_held, run_cycle
-from connector.pipeline.delivery import deliver_ready, flush_outbox
 from connector.pipeline.recovery import resume_stalled
 from connector.sandbox.stack import SandboxStack
-from connector.services import Services, build_services
+from connector.services import build_services
 from connector.store.models import LedgerKey, NewWork
 
 
@@ -39,26 +38,6 @@ def hubspot_source(list_id: str, **extra: Any) -> dict[str, Any]:
     return {"name": "crm", "type": "hubspot", "list": list_id, "platform": "instagram", **extra}
 
 
-def build(
-    stack: SandboxStack, tmp_path: Path, sources: list[dict[str, Any]], **overrides: Any
-) -> Services:
-    settings = stack.build_settings(
-        data_dir=tmp_path, sources=sources, media={"backend": "none"}, **overrides
-    )
-    return build_services(settings)
-
-
-def finish_batches(services: Services) -> None:
-    for _ in range(100):
-        if not services.store.fetch_open_batches():
-            break
-        poll_batches(services)
-        deliver_ready(services)
-        flush_outbox(services)
-        time.sleep(0.2)
-    flush_outbox(services)
-
-
 def sheet_rows(stack: SandboxStack, key: str) -> list[dict[str, Any]]:
     values = stack.sheets.get_values(key, "Sheet1")
     header = [str(h) for h in values[0]]
@@ -77,7 +56,7 @@ def test_sheet_rows_are_enriched_once_per_creator(stack: SandboxStack, tmp_path:
             ["n/a", "instagram", ""],
         ]
     )
-    services = build(stack, tmp_path, [sheet_source(key)])
+    services = build_pipeline(stack, tmp_path, [sheet_source(key)])
     try:
         report = run_cycle(services, "leads")
     finally:
@@ -99,7 +78,7 @@ def test_sheet_rows_are_enriched_once_per_creator(stack: SandboxStack, tmp_path:
 
 def test_a_finished_run_tells_the_alert_rules(stack: SandboxStack, tmp_path: Path) -> None:
     key = stack.seed_sheet([["found_fay", "instagram", ""]])
-    services = build(stack, tmp_path, [sheet_source(key)])
+    services = build_pipeline(stack, tmp_path, [sheet_source(key)])
     events: list[tuple[str, dict[str, Any]]] = []
     services.event_hooks.append(lambda kind, data: events.append((kind, data)))
     try:
@@ -119,7 +98,7 @@ def test_second_cycle_and_second_source_reuse_the_ledger(
 ) -> None:
     key = stack.seed_sheet([["found_dana", "instagram", ""]])
     list_id = stack.seed_hubspot_list(["found_dana", "found_erin"])
-    services = build(stack, tmp_path, [sheet_source(key), hubspot_source(list_id)])
+    services = build_pipeline(stack, tmp_path, [sheet_source(key), hubspot_source(list_id)])
     try:
         run_cycle(services, "leads")
         report = run_cycle(services, "crm")
@@ -132,7 +111,7 @@ def test_second_cycle_and_second_source_reuse_the_ledger(
 
 def test_dry_run_writes_nothing_and_pays_nothing(stack: SandboxStack, tmp_path: Path) -> None:
     key = stack.seed_sheet([["found_frank", "instagram", ""], ["bad handle", "instagram", ""]])
-    services = build(stack, tmp_path, [sheet_source(key)])
+    services = build_pipeline(stack, tmp_path, [sheet_source(key)])
     stack.sheets.reset_stats()
     try:
         report = run_cycle(services, "leads", dry_run=True)
@@ -149,7 +128,9 @@ def test_many_handles_go_to_one_batch(stack: SandboxStack, tmp_path: Path) -> No
     stack.ic.configure(batch_rows_per_second=500, batch_queued_seconds=0.1)
     handles = [f"found_batch{i}" for i in range(60)]
     list_id = stack.seed_hubspot_list(handles + handles[:5])
-    services = build(stack, tmp_path, [hubspot_source(list_id)], pipeline={"batch_threshold": 50})
+    services = build_pipeline(
+        stack, tmp_path, [hubspot_source(list_id)], pipeline={"batch_threshold": 50}
+    )
     try:
         report = run_cycle(services, "crm")
         assert report.routes["batch"] == 60
@@ -177,7 +158,9 @@ def test_youtube_channel_ids_keep_their_case_through_ledger_and_batches(
         ]
     )
     threshold = 2 if route == "batch" else 50
-    services = build(stack, tmp_path, [sheet_source(key)], pipeline={"batch_threshold": threshold})
+    services = build_pipeline(
+        stack, tmp_path, [sheet_source(key)], pipeline={"batch_threshold": threshold}
+    )
     try:
         report = run_cycle(services, "leads")
         assert report.routes[route] == 3
@@ -198,7 +181,7 @@ def test_youtube_channel_ids_keep_their_case_through_ledger_and_batches(
 def test_work_beyond_the_balance_is_held_then_released(stack: SandboxStack, tmp_path: Path) -> None:
     stack.ic.set_balance(1.0)
     key = stack.seed_sheet([["found_gina", "instagram", ""], ["found_hank", "instagram", ""]])
-    services = build(stack, tmp_path, [sheet_source(key)])
+    services = build_pipeline(stack, tmp_path, [sheet_source(key)])
     try:
         report = run_cycle(services, "leads")
         assert report.held == 2
@@ -218,7 +201,9 @@ def test_a_held_list_stays_one_run_until_approved_then_is_billed_once(
     stack.ic.configure(batch_rows_per_second=500, batch_queued_seconds=0.1)
     handles = [f"found_held{i}" for i in range(60)]
     list_id = stack.seed_hubspot_list(handles)
-    services = build(stack, tmp_path, [hubspot_source(list_id)], pipeline={"approval_over": 10})
+    services = build_pipeline(
+        stack, tmp_path, [hubspot_source(list_id)], pipeline={"approval_over": 10}
+    )
     try:
         first = run_cycle(services, "crm")
         later = [run_cycle(services, "crm") for _ in range(3)]
@@ -245,7 +230,7 @@ def test_a_held_row_claimed_again_keeps_its_run_and_gets_its_write(
     stack: SandboxStack, tmp_path: Path
 ) -> None:
     key = stack.seed_sheet([["found_ivan", "instagram", ""], ["found_jade", "instagram", ""]])
-    services = build(
+    services = build_pipeline(
         stack, tmp_path, [sheet_source(key, claim_lease=1)], pipeline={"approval_over": 1}
     )
     try:
@@ -270,7 +255,7 @@ def test_a_held_run_records_the_savings_of_records_served_while_it_waits(
 ) -> None:
     list_id = stack.seed_hubspot_list(["found_shared", "found_only_crm1", "found_only_crm2"])
     key = stack.seed_sheet([["found_shared", "instagram", ""]])
-    services = build(
+    services = build_pipeline(
         stack,
         tmp_path,
         [sheet_source(key), hubspot_source(list_id)],
@@ -293,7 +278,7 @@ def test_stalled_work_is_resumed_and_paid_to_the_run_it_came_with(
     stack: SandboxStack, tmp_path: Path
 ) -> None:
     key = stack.seed_sheet([["found_stall", "instagram", ""]])
-    services = build(stack, tmp_path, [sheet_source(key)])
+    services = build_pipeline(stack, tmp_path, [sheet_source(key)])
     try:
         # A worker claimed the row and stored its work, then died before paying for it.
         (record,) = services.get_source("leads").fetch_pending(claim=True)

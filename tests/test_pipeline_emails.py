@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pipeline_kit import build_pipeline
 
 from connector.alerts.credits import build_credit_report
 from connector.cli.credits import build_credits_report, format_credits
@@ -19,7 +20,7 @@ from connector.pipeline.holds import INTERRUPTED_LOOKUP
 from connector.pipeline.recovery import resume_stalled, serve_ready
 from connector.sandbox.ic_emails import find_creator
 from connector.sandbox.stack import SandboxStack
-from connector.services import Services, build_services
+from connector.services import Services
 from connector.sources.hubspot.source import HubSpotSource
 from connector.store.models import NewWork, get_email_key
 
@@ -41,17 +42,8 @@ def crm(list_id: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-def leads(key: str, **extra: Any) -> dict[str, Any]:
+def leads(key: str) -> dict[str, Any]:
     return {"name": "leads", "type": "sheets", "spreadsheet": key, "platform_column": "Platform"}
-
-
-def build(
-    stack: SandboxStack, tmp_path: Path, sources: list[dict[str, Any]], **overrides: Any
-) -> Services:
-    settings = stack.build_settings(
-        data_dir=tmp_path, sources=sources, media={"backend": "none"}, **overrides
-    )
-    return build_services(settings)
 
 
 def email_calls(stack: SandboxStack) -> int:
@@ -83,7 +75,7 @@ def test_contacts_with_only_an_email_are_enriched_and_get_their_handle(
         ],
     )
     ids = stack.contact_ids[list_id]
-    services = build(stack, tmp_path, [crm(list_id)])
+    services = build_pipeline(stack, tmp_path, [crm(list_id)])
     try:
         report = run_cycle(services, "crm")
         contacts = [stack.hubspot.get_contact(i) for i in ids]
@@ -119,7 +111,7 @@ def test_a_creator_reached_by_handle_and_by_email_is_billed_once(
 ) -> None:
     sheet = stack.seed_sheet([["found_zed", "instagram", ""]])
     list_id = stack.seed_hubspot_list([""], emails=["found_zed+instagram@example.com"])
-    services = build(stack, tmp_path, [leads(sheet), crm(list_id)])
+    services = build_pipeline(stack, tmp_path, [leads(sheet), crm(list_id)])
     try:
         for name in ("crm", "leads") if email_first else ("leads", "crm"):
             run_cycle(services, name)
@@ -139,7 +131,7 @@ def test_a_handle_and_an_email_of_one_creator_in_one_cycle_pay_once(
     list_id = stack.seed_hubspot_list(
         ["found_amy", ""], emails=["amy@example.com", "found_amy+instagram@example.com"]
     )
-    services = build(stack, tmp_path, [crm(list_id)])
+    services = build_pipeline(stack, tmp_path, [crm(list_id)])
     try:
         report = run_cycle(services, "crm")
     finally:
@@ -156,7 +148,7 @@ def test_each_email_is_looked_up_once_per_window_hits_and_misses_alike(
     emails = ["found_ola+instagram@example.com", "ghost_pat@example.com"]
     first = stack.seed_hubspot_list(["", ""], emails=emails, name="first")
     second = stack.seed_hubspot_list(["", ""], emails=[e.upper() for e in emails], name="second")
-    services = build(stack, tmp_path, [crm(first), crm(second, name="crm2")])
+    services = build_pipeline(stack, tmp_path, [crm(first), crm(second, name="crm2")])
     try:
         run_cycle(services, "crm")
         report = run_cycle(services, "crm2")
@@ -173,7 +165,7 @@ def test_many_emails_go_through_one_basic_batch_then_on_to_their_creators(
 ) -> None:
     emails = [f"found_b{i}+instagram@example.com" for i in range(4)] + ["ghost_b@example.com"]
     list_id = stack.seed_hubspot_list([""] * 5, emails=emails)
-    services = build(
+    services = build_pipeline(
         stack, tmp_path, [crm(list_id)], pipeline={"batch_threshold": 3, "batch_poll_seconds": 0.2}
     )
     try:
@@ -199,7 +191,7 @@ def test_the_quote_prices_lookups_and_their_follow_up_separately(
     list_id = stack.seed_hubspot_list(
         ["", "found_one"], emails=["found_two+tiktok@example.com", "one@example.com"]
     )
-    services = build(stack, tmp_path, [crm(list_id)], pipeline={"approval_over": 1.5})
+    services = build_pipeline(stack, tmp_path, [crm(list_id)], pipeline={"approval_over": 1.5})
     try:
         plan = run_cycle(services, "crm", dry_run=True)
         report = run_cycle(services, "crm")
@@ -224,7 +216,7 @@ def test_the_quote_prices_lookups_and_their_follow_up_separately(
 
 def test_an_interrupted_lookup_is_never_sent_again(stack: SandboxStack, tmp_path: Path) -> None:
     list_id = stack.seed_hubspot_list([""], emails=["found_ida+instagram@example.com"])
-    services = build(stack, tmp_path, [crm(list_id)], pipeline={"reservation_lease": 0.5})
+    services = build_pipeline(stack, tmp_path, [crm(list_id)], pipeline={"reservation_lease": 0.5})
     store = services.store
     try:
         source = services.get_source("crm")
@@ -269,7 +261,7 @@ def test_an_interrupted_lookup_is_never_sent_again(stack: SandboxStack, tmp_path
 
 def test_an_email_reserved_by_another_worker_waits(stack: SandboxStack, tmp_path: Path) -> None:
     list_id = stack.seed_hubspot_list([""], emails=["found_joe+instagram@example.com"])
-    services = build(stack, tmp_path, [crm(list_id)])
+    services = build_pipeline(stack, tmp_path, [crm(list_id)])
     try:
         key = get_email_key("found_joe+instagram@example.com")
         services.store.reserve([key], owner="other-worker", lease=timedelta(minutes=10))
@@ -303,7 +295,7 @@ def test_sheet_rows_with_only_an_email_get_handle_and_platform_filled(
         "email_column": "Email",
         "identify_by": "handle_then_email",
     }
-    services = build(stack, tmp_path, [source])
+    services = build_pipeline(stack, tmp_path, [source])
     try:
         run_cycle(services, "leads")
         again = run_cycle(services, "leads")
@@ -337,7 +329,7 @@ def test_an_older_status_dropdown_gets_the_nearest_older_status(
         options=[{"label": s.title(), "value": s} for s in old],
     )
     list_id = stack.seed_hubspot_list(["", ""], emails=["ghost_ola@example.com", "info@x.io"])
-    services = build(stack, tmp_path, [crm(list_id)])
+    services = build_pipeline(stack, tmp_path, [crm(list_id)])
     try:
         run_cycle(services, "crm")
     finally:

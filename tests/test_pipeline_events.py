@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pipeline_kit import build_pipeline, finish_batches
 
 from connector.pipeline.batches import poll_batches
 from connector.pipeline.cycle import release_held, run_cycle
-from connector.pipeline.delivery import deliver_ready, flush_outbox
+from connector.pipeline.delivery import flush_outbox
 from connector.pipeline.recovery import serve_ready
 from connector.sandbox.stack import SandboxStack
-from connector.services import Services, build_services
+from connector.services import Services
 from connector.store import RecordEvent
 
 
@@ -24,31 +25,12 @@ def stack() -> Iterator[SandboxStack]:
         yield running
 
 
-def build(
-    stack: SandboxStack, tmp_path: Path, sources: list[dict[str, Any]], **overrides: Any
-) -> Services:
-    settings = stack.build_settings(
-        data_dir=tmp_path, sources=sources, media={"backend": "none"}, **overrides
-    )
-    return build_services(settings)
-
-
 def sheet(key: str) -> dict[str, Any]:
     return {"name": "leads", "type": "sheets", "spreadsheet": key, "platform_column": "Platform"}
 
 
 def crm(list_id: str) -> dict[str, Any]:
     return {"name": "crm", "type": "hubspot", "list": list_id, "platform": "instagram"}
-
-
-def finish_batches(services: Services) -> None:
-    for _ in range(100):
-        if not services.store.fetch_open_batches():
-            break
-        poll_batches(services)
-        deliver_ready(services)
-        flush_outbox(services)
-        time.sleep(0.2)
 
 
 def assert_runs_add_up(services: Services) -> None:
@@ -72,7 +54,7 @@ def test_a_sheet_run_lists_each_row_with_its_route_and_cost(
             ["n/a", "instagram", ""],
         ]
     )
-    services = build(stack, tmp_path, [sheet(key)])
+    services = build_pipeline(stack, tmp_path, [sheet(key)])
     try:
         first = run_cycle(services, "leads")
         stack.sheets.append_rows(key, "Sheet1", [["found_alice", "instagram", ""]])
@@ -110,7 +92,9 @@ def test_a_batch_credits_the_run_it_came_from_even_when_another_run_shares_creat
     handles = [f"found_shared_{i:02d}" for i in range(6)]
     list_id = stack.seed_hubspot_list(handles)
     key = stack.seed_sheet([[h, "instagram", ""] for h in handles[:2]])
-    services = build(stack, tmp_path, [crm(list_id), sheet(key)], pipeline={"batch_threshold": 5})
+    services = build_pipeline(
+        stack, tmp_path, [crm(list_id), sheet(key)], pipeline={"batch_threshold": 5}
+    )
     try:
         batch_run = run_cycle(services, "crm")
         # The sheet's rows wait for the crm batch (reserved creators) and are served by it.
@@ -130,7 +114,7 @@ def test_held_records_are_listed_and_the_approved_run_adds_up(
     stack: SandboxStack, tmp_path: Path
 ) -> None:
     list_id = stack.seed_hubspot_list(["found_h1", "found_h2"])
-    services = build(stack, tmp_path, [crm(list_id)], pipeline={"approval_over": 1})
+    services = build_pipeline(stack, tmp_path, [crm(list_id)], pipeline={"approval_over": 1})
     try:
         report = run_cycle(services, "crm")
         assert report.run_id is not None
@@ -150,7 +134,7 @@ def test_held_records_are_listed_and_the_approved_run_adds_up(
 def test_a_failed_call_is_an_event_without_credits(stack: SandboxStack, tmp_path: Path) -> None:
     key = stack.seed_sheet([["found_zed", "instagram", ""]])
     ic = {"api_key": stack.ic.api_key, "base_url": stack.ic.url, "max_attempts": 1}
-    services = build(stack, tmp_path, [sheet(key)], influencers_club=ic)
+    services = build_pipeline(stack, tmp_path, [sheet(key)], influencers_club=ic)
     # Every creator's first Full call answers a gateway 504 (not billed): a temporary failure.
     stack.ic.configure(cold_rate=1.0, cold_delay=0.0)
     try:
@@ -173,7 +157,7 @@ def test_an_email_lookup_is_its_records_first_paid_step(
     list_id = stack.seed_hubspot_list(
         ["", ""], emails=["found_eli+instagram@example.com", "info@example.com"]
     )
-    services = build(stack, tmp_path, [emails_crm(list_id)])
+    services = build_pipeline(stack, tmp_path, [emails_crm(list_id)])
     try:
         report = run_cycle(services, "crm")
         assert report.run_id is not None
@@ -195,7 +179,7 @@ def test_a_basic_batch_of_emails_credits_each_lookup_to_its_run(
 ) -> None:
     emails = [f"found_b{i}+instagram@example.com" for i in range(4)] + ["ghost_b@example.com"]
     list_id = stack.seed_hubspot_list([""] * 5, emails=emails)
-    services = build(
+    services = build_pipeline(
         stack,
         tmp_path,
         [emails_crm(list_id)],

@@ -10,12 +10,13 @@ from typing import Any
 
 import httpx
 import pytest
+from pipeline_kit import finish_batches
 
 from connector.enrich.client import build_enrichment_client
 from connector.errors import AuthError, ConnectorError, OutOfCreditsError, TransientError
 from connector.pipeline.batches import poll_batches
 from connector.pipeline.cycle import release_held, run_cycle
-from connector.pipeline.delivery import deliver_ready, flush_outbox
+from connector.pipeline.delivery import flush_outbox
 from connector.pipeline.holds import HELD, INTERRUPTED
 from connector.pipeline.recovery import resume_stalled
 from connector.sandbox.stack import SandboxStack
@@ -83,16 +84,6 @@ def crm(list_id: str) -> list[dict[str, Any]]:
 def statuses(stack: SandboxStack, list_id: str) -> list[tuple[str, str]]:
     contacts = [stack.hubspot.get_contact(i) for i in stack.contact_ids[list_id]]
     return [(str(c.get("ic_status")), str(c.get("ic_error") or "")) for c in contacts]
-
-
-def finish_batches(services: Services) -> None:
-    for _ in range(100):
-        if not services.store.fetch_open_batches():
-            break
-        poll_batches(services)
-        deliver_ready(services)
-        time.sleep(0.2)
-    flush_outbox(services)
 
 
 def test_a_ledger_hiccup_after_payment_is_retried_not_paid_again(

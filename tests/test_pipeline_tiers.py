@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pipeline_kit import build_pipeline
 
 from connector.pipeline.batches import poll_batches
 from connector.pipeline.cycle import run_cycle
 from connector.pipeline.delivery import flush_outbox
 from connector.pipeline.recovery import serve_ready
 from connector.sandbox.stack import SandboxStack
-from connector.services import Services, build_services
 
 ROOT = Path(__file__).resolve().parent.parent
 RAW_MAPPING = str(ROOT / "mappings" / "sheets_raw.yaml")
@@ -37,15 +37,6 @@ def sheet(name: str, key: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-def build(
-    stack: SandboxStack, tmp_path: Path, sources: list[dict[str, Any]], **overrides: Any
-) -> Services:
-    settings = stack.build_settings(
-        data_dir=tmp_path, sources=sources, media={"backend": "none"}, **overrides
-    )
-    return build_services(settings)
-
-
 def column(stack: SandboxStack, key: str, name: str) -> list[str]:
     values = stack.sheets.get_values(key, "Sheet1")
     index = [str(h) for h in values[0]].index(name)
@@ -56,7 +47,7 @@ def test_a_raw_sheet_pays_the_raw_price(stack: SandboxStack, tmp_path: Path) -> 
     key = stack.seed_sheet(
         [["found_rae", "instagram", ""], ["found_rob", "tiktok", ""]], header=HEADER
     )
-    services = build(stack, tmp_path, [sheet("raw", key, mode="raw", mapping=RAW_MAPPING)])
+    services = build_pipeline(stack, tmp_path, [sheet("raw", key, mode="raw", mapping=RAW_MAPPING)])
     try:
         report = run_cycle(services, "raw")
         flush_outbox(services)
@@ -84,7 +75,7 @@ def test_a_full_answer_serves_a_raw_request_but_never_the_reverse(
         sheet("raw", raw, mode="raw", mapping=RAW_MAPPING),
         sheet("again", full_again),
     ]
-    services = build(stack, tmp_path, sources)
+    services = build_pipeline(stack, tmp_path, sources)
     try:
         for name in ("full", "raw", "again"):
             run_cycle(services, name)
@@ -105,7 +96,9 @@ def test_auto_takes_the_cheapest_tier_the_mapping_allows_per_platform(
     key = stack.seed_sheet(
         [["found_ivy", "instagram", ""], ["found_ike", "twitch", ""]], header=HEADER
     )
-    services = build(stack, tmp_path, [sheet("auto", key, mode="auto", mapping=RAW_MAPPING)])
+    services = build_pipeline(
+        stack, tmp_path, [sheet("auto", key, mode="auto", mapping=RAW_MAPPING)]
+    )
     try:
         assert services.get_mode("auto", "instagram") == "raw"
         assert services.get_mode("auto", "twitch") == "full"
@@ -117,7 +110,7 @@ def test_auto_takes_the_cheapest_tier_the_mapping_allows_per_platform(
 
 def test_pipeline_mode_is_the_default_of_every_source(stack: SandboxStack, tmp_path: Path) -> None:
     key = stack.seed_sheet([["found_ula", "instagram", ""]], header=HEADER)
-    services = build(
+    services = build_pipeline(
         stack, tmp_path, [sheet("s", key, mapping=RAW_MAPPING)], pipeline={"mode": "raw"}
     )
     try:
@@ -131,7 +124,7 @@ def test_pipeline_mode_is_the_default_of_every_source(stack: SandboxStack, tmp_p
 def test_many_raw_creators_go_through_a_raw_batch(stack: SandboxStack, tmp_path: Path) -> None:
     rows = [[f"found_rb{i}", "instagram", ""] for i in range(3)]
     key = stack.seed_sheet(rows, header=HEADER)
-    services = build(
+    services = build_pipeline(
         stack,
         tmp_path,
         [sheet("raw", key, mode="raw", mapping=RAW_MAPPING)],
@@ -159,7 +152,7 @@ def test_many_raw_creators_go_through_a_raw_batch(stack: SandboxStack, tmp_path:
 def test_profile_creators_always_go_one_by_one(stack: SandboxStack, tmp_path: Path) -> None:
     rows = [[f"found_pf{i}", "instagram", ""] for i in range(3)]
     key = stack.seed_sheet(rows, header=HEADER)
-    services = build(
+    services = build_pipeline(
         stack,
         tmp_path,
         [sheet("p", key, mode="profile")],
