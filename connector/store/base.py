@@ -106,6 +106,20 @@ class StoreBase:
         )
         conn.execute(stmt)
 
+    def select_by_ids(self, table: sa.Table, ids: Iterable[int]) -> list[sa.Row[Any]]:
+        """The rows of ``table`` with these ids (missing ones skipped), in id order."""
+        wanted = sorted(set(ids))
+        query = sa.select(table).order_by(table.c.id)
+
+        def work(conn: sa.Connection) -> list[sa.Row[Any]]:
+            return [
+                row
+                for chunk in chunked(wanted)
+                for row in conn.execute(query.where(table.c.id.in_(chunk)))
+            ]
+
+        return self.transaction(work) if wanted else []
+
     def transaction(self, work: Callable[[sa.Connection], T]) -> T:
         """Run ``work`` in one transaction; retry deadlocks, translate driver errors."""
 

@@ -172,17 +172,7 @@ class RecordMixin(StoreBase):
 
     def fetch_record_events(self, ids: Iterable[int]) -> list[RecordEvent]:
         """The events with these ids (missing ones skipped), in id order."""
-        wanted = sorted(set(ids))
-
-        def work(conn: sa.Connection) -> list[RecordEvent]:
-            query = sa.select(record_events).order_by(record_events.c.id)
-            return [
-                _event(r)
-                for chunk in chunked(wanted)
-                for r in conn.execute(query.where(record_events.c.id.in_(chunk)))
-            ]
-
-        return self.transaction(work) if wanted else []
+        return [_event(r) for r in self.select_by_ids(record_events, ids)]
 
     def prune_record_events(self, before: datetime) -> int:
         """Delete events written before ``before``; returns how many."""

@@ -178,17 +178,7 @@ class WorkMixin(ReservationMixin, EmailMixin):
 
     def fetch_work_by_ids(self, ids: Iterable[int]) -> list[WorkItem]:
         """The work items with these ids (missing ones are skipped), in id order."""
-        wanted = sorted(set(ids))
-
-        def work(conn: sa.Connection) -> list[WorkItem]:
-            query = sa.select(work_items).order_by(work_items.c.id)
-            return [
-                _item(r)
-                for chunk in chunked(wanted)
-                for r in conn.execute(query.where(work_items.c.id.in_(chunk)))
-            ]
-
-        return self.transaction(work) if wanted else []
+        return [_item(r) for r in self.select_by_ids(work_items, ids)]
 
     def fetch_work_for_keys(
         self, keys: Iterable[LedgerKey], states: Iterable[WorkState] | None = None
