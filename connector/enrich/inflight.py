@@ -105,9 +105,6 @@ class CallGate:
                     self._sleep(pause)
                 elif cancel.wait(pause):
                     raise CallCancelledError("cancelled while the API asked to slow down")
-            if cancel is None and not repeat:
-                self.budget.acquire()
-                return
             self._take_slot(cancel or threading.Event(), repeat=repeat)
 
     def hold(self, retry_after: float | None) -> None:
