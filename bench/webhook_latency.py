@@ -28,17 +28,19 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
 
 from connector.sandbox.stack import SandboxStack
-from connector.sandbox.workers import ConnectorProcess, fetch_sheet_statuses, write_config
+from connector.sandbox.workers import (
+    ConnectorProcess,
+    fetch_sheet_statuses,
+    fresh_schema,
+    write_config,
+)
 from connector.web.sheets_webhooks import SIGNATURE_HEADER, build_signature
 
 API_LATENCY = 1.0
@@ -53,22 +55,6 @@ def find_free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-@contextmanager
-def fresh_schema(server_url: str) -> Iterator[str]:
-    """A URL on a new, empty PostgreSQL schema of ``server_url``, dropped afterwards."""
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    engine = sa.create_engine(server_url)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in server_url else "?"
-    try:
-        yield f"{server_url}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()
 
 
 def build_settings(

@@ -18,22 +18,21 @@ budget) while single calls were queued, over the allowed rate; ``max_window_rati
 requests received in any 60 s window over the allowed 300. ``double_spent`` counts paid calls
 beyond the first per creator; ``lost_rows`` records without a final status.
 
-    .venv/bin/python bench/workers.py [--workers 3] [--postgres URL] [--redis URL]
+    .venv/bin/python bench/workers.py [--workers 3] [--postgres-url URL] [--redis-url URL]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import redis
-from psycopg import sql
 
 from connector.sandbox.stack import SandboxStack
 from connector.sandbox.workers import (
@@ -41,6 +40,7 @@ from connector.sandbox.workers import (
     count_double_spent,
     fetch_contact_statuses,
     fetch_sheet_statuses,
+    fresh_schema,
     is_final,
     write_config,
 )
@@ -94,17 +94,6 @@ def build_sources(stack: SandboxStack) -> tuple[list[dict[str, Any]], list[str],
     return sources, sheets, stack.contact_ids[list_id]
 
 
-def reset_postgres(url: str) -> None:
-    """An empty database (created if missing; the workers migrate it)."""
-    dsn = url.replace("postgresql+psycopg://", "postgresql://")
-    base, _, name = dsn.rpartition("/")
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
 def get_queued_ratio(log: list[dict[str, Any]], rate_per_minute: int) -> tuple[float, float]:
     """Requests per minute received while single calls were queued, over the allowed rate.
 
@@ -126,52 +115,65 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument(
-        "--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test_bench_workers"
+        "--postgres-url",
+        default=os.environ.get(
+            "CONNECTOR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        ),
+        help="a PostgreSQL server; the bench works in a new schema of it, dropped afterwards",
     )
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379/9")
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("CONNECTOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
+        help="a Redis database for the shared budget (emptied first)",
+    )
     parser.add_argument("--workdir", help="keep the config and the worker logs here")
     args = parser.parse_args(argv)
-    reset_postgres(args.postgres)
-    redis.Redis.from_url(args.redis).flushdb()
+    redis.Redis.from_url(args.redis_url).flushdb()
     stack = SandboxStack(balance=1_000_000.0, ic_config=dict(IC_TIMINGS)).start()
     workers: list[ConnectorProcess] = []
     try:
-        with tempfile.TemporaryDirectory(prefix="bench-workers-") as scratch:
+        with (
+            tempfile.TemporaryDirectory(prefix="bench-workers-") as scratch,
+            fresh_schema(args.postgres_url) as database_url,
+        ):
             workdir = Path(args.workdir or scratch)
             sources, sheets, contacts = build_sources(stack)
             data = stack.settings_data(
                 data_dir=workdir / "data",
                 sources=sources,
-                database_url=args.postgres,
-                rate_limit_storage=args.redis,
+                database_url=database_url,
+                rate_limit_storage=args.redis_url,
                 media={"backend": "none"},
                 pipeline={},
             )
             data["pipeline"].pop("batch_poll_seconds", None)
             config = write_config(workdir / "connector.yaml", data)
             started = time.monotonic()
-            for n in range(args.workers):
-                log_path = workdir / f"worker{n}.log"
-                workers.append(ConnectorProcess(config, log_path=log_path).start())
-            while True:
-                statuses = [
-                    *(s for key in sheets for s in fetch_sheet_statuses(stack, key)),
-                    *fetch_contact_statuses(stack, contacts),
-                ]
-                open_rows = sum(1 for s in statuses if not is_final(s))
-                if open_rows == 0 or time.monotonic() - started > FINISH_TIMEOUT:
-                    break
-                print(f"{open_rows} records open", file=sys.stderr, flush=True)
-                time.sleep(5)
-            wall = time.monotonic() - started
-            for worker in workers:
-                worker.terminate()
+            # Stopped before their schema is dropped, also when the bench fails.
+            try:
+                for n in range(args.workers):
+                    log_path = workdir / f"worker{n}.log"
+                    workers.append(ConnectorProcess(config, log_path=log_path).start())
+                while True:
+                    statuses = [
+                        *(s for key in sheets for s in fetch_sheet_statuses(stack, key)),
+                        *fetch_contact_statuses(stack, contacts),
+                    ]
+                    open_rows = sum(1 for s in statuses if not is_final(s))
+                    if open_rows == 0 or time.monotonic() - started > FINISH_TIMEOUT:
+                        break
+                    print(f"{open_rows} records open", file=sys.stderr, flush=True)
+                    time.sleep(5)
+                wall = time.monotonic() - started
+                for worker in workers:
+                    worker.terminate()
+            finally:
+                for worker in workers:
+                    worker.stop()
         stats = stack.ic.stats()
         log = stack.ic.requests()
         max_window = stack.ic.count_max_window()
     finally:
-        for worker in workers:
-            worker.stop()
         stack.stop()
 
     ratio, span = get_queued_ratio(log, RPM)

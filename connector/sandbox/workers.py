@@ -12,11 +12,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+import sqlalchemy as sa
 import yaml
 
 from connector.pipeline.holds import HELD, INTERRUPTED
@@ -33,6 +36,22 @@ def write_config(path: str | Path, data: Mapping[str, Any]) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(yaml.safe_dump(dict(data), sort_keys=False), encoding="utf-8")
     return target
+
+
+@contextmanager
+def fresh_schema(server_url: str) -> Iterator[str]:
+    """A URL on a new, empty PostgreSQL schema of ``server_url``, dropped afterwards."""
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(server_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in server_url else "?"
+    try:
+        yield f"{server_url}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
 
 
 class ConnectorProcess:
